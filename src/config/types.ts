@@ -1,0 +1,48 @@
+/** The validated, defaulted, frozen configuration the composition root hands to each module. */
+import type { SecretRef } from './secrets.js';
+
+export interface ListenConfig {
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  /** Directory of the config file; relative paths in it were resolved against this. */
+  baseDir: string;
+  server: {
+    listen: ListenConfig;
+    publicUrl?: string;
+    tls: { enabled: boolean; cert: string; key: string };
+    maxBodyBytes: number;
+    maxUrlLength: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    shutdownGraceMs: number;
+  };
+  upstream: {
+    url: string;
+    ca?: string;
+    connections: number;
+    connectTimeoutMs: number;
+    headersTimeoutMs: number;
+    bodyTimeoutMs: number;
+  };
+  identity: {
+    authorityHost: string;
+    metadataUrlTemplate?: { v1?: string; v2?: string };
+    allowedTenants: string[];
+    audiences: string[];
+    clockSkewSec: number;
+    cacheMaxEntries: number;
+    jwksRefreshIntervalMs: number;
+    unknownKidMinIntervalMs: number;
+    fetchTimeoutMs: number;
+    ca?: string;
+  };
+  admin: {
+    listen: ListenConfig;
+    tokens: Array<{ name: string; token: SecretRef; objectId?: string }>;
+  };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; accessLog: boolean };
+  state: { dir: string };
+}
