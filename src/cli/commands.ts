@@ -13,6 +13,8 @@ interface CommandEntry {
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
+  serve: { summary: 'run the proxy and its admin listener from a config file', load: () => import('./serve.js') },
+  config: { summary: 'validate a config file or print the config JSON Schema', load: () => import('./config.js') },
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
 };
 

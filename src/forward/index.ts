@@ -6,6 +6,7 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
+import { rootCertificates } from 'node:tls';
 import type { ErrorCode } from '../errors.js';
 import { upstreamRequestHeaders } from './headers.js';
 
@@ -118,7 +119,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
     headersTimeout: opts.headersTimeoutMs,
     bodyTimeout: opts.bodyTimeoutMs,
-    connect: { timeout: opts.connectTimeoutMs, ...(opts.ca ? { ca: opts.ca } : {}) },
+    // A `ca` option replaces Node's trust store, so add the extra CA to the public roots.
+    connect: { timeout: opts.connectTimeoutMs, ...(opts.ca ? { ca: [...rootCertificates, opts.ca] } : {}) },
   });
 
   async function forward(req: ForwardRequest): Promise<ForwardResult> {

@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import zlib from 'node:zlib';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { createProxyHandler, type AuthOutcome, type ProxyDeps } from '../../../src/server/proxy.js';
 import { createForwarder } from '../../../src/forward/index.js';
@@ -124,7 +125,7 @@ describe('proxy request path', () => {
     async function* gen() {
       for (let i = 0; i < 10; i++) yield Buffer.alloc(300, 97);
     }
-    const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good' }, body: gen() });
+    const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good' }, body: Readable.from(gen()) });
     expect(res.statusCode).toBe(413);
     await res.body.text();
     // If the upstream saw anything, it was cut short; it never got a complete oversize body.
