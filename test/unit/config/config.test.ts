@@ -48,3 +48,18 @@ describe('configuration', () => {
     expect(() => resolveSecret({ env: 'GW_T_MISSING' }, dir, {})).toThrow('secret environment variable GW_T_MISSING is not set');
   });
 });
+
+describe('configuration reference', () => {
+  it('docs/configuration.md is the rendering of the schema', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { renderConfigDoc } = await import('../../../src/config/doc.js');
+    const { buildSchema } = await import('../../../src/config/schema.js');
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    expect(doc).toBe(renderConfigDoc(buildSchema() as Parameters<typeof renderConfigDoc>[0]));
+  });
+
+  it('the shipped example config is valid', async () => {
+    const cfg = await loadConfig(new URL('../../../examples/config.yaml', import.meta.url).pathname);
+    expect(cfg.identity.allowedTenants).toHaveLength(1);
+  });
+});
