@@ -15,6 +15,7 @@ interface CommandEntry {
 export const COMMANDS: Record<string, CommandEntry> = {
   serve: { summary: 'run the proxy and its admin listener from a config file', load: () => import('./serve.js') },
   config: { summary: 'validate a config file or print the config JSON Schema', load: () => import('./config.js') },
+  demo: { summary: 'run the demo: emulated tenant, proxy and agents making real calls', load: () => import('./demo.js') },
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
 };
 
