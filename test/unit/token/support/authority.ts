@@ -15,7 +15,7 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-export async function makeKey(kid = randomUUID()): Promise<SigningKey> {
+export async function makeKey(kid: string = randomUUID()): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
   const jwk = await exportJWK(publicKey);
   return { kid, privateKey, publicJwk: { ...jwk, kid, use: 'sig', kty: 'RSA' } };
@@ -132,9 +132,9 @@ export async function mint(o: MintOptions): Promise<string> {
   const payload = new TextEncoder().encode(JSON.stringify(o.claims));
   const nonce = header.nonce;
   if (typeof nonce !== 'string' || o.rawNonceSigning) {
-    return new CompactSign(payload).setProtectedHeader(header as { alg: string }).sign(o.key.privateKey);
+    return new CompactSign(payload).setProtectedHeader(header as { alg: string } & Record<string, unknown>).sign(o.key.privateKey);
   }
-  const signed = await new CompactSign(payload).setProtectedHeader({ ...header, nonce: hashNonce(nonce) } as { alg: string }).sign(o.key.privateKey);
+  const signed = await new CompactSign(payload).setProtectedHeader({ ...header, alg: 'RS256', nonce: hashNonce(nonce) }).sign(o.key.privateKey);
   const [h, p, s] = signed.split('.') as [string, string, string];
   const headerText = Buffer.from(h, 'base64url').toString('utf8').replace(JSON.stringify(hashNonce(nonce)), JSON.stringify(nonce));
   return `${b64(headerText)}.${p}.${s}`;
