@@ -13,13 +13,13 @@ import type { Principal } from '../identity/principal.js';
 import { checkClaims } from './claims.js';
 import { decodeCompact, extractBearer, sha256Hex, transformNonce } from './compact.js';
 import { createKeyStore, type JwksFetchReason } from './keys.js';
+import { TOKEN_DEFAULTS } from './defaults.js';
 
 export { extractBearer, decodeCompact, transformNonce, hashNonce } from './compact.js';
 export { checkClaims, issuerFor, issuerTenant } from './claims.js';
 export type { JwksFetchReason } from './keys.js';
-
-/** Microsoft Graph's app id and resource URIs, as they appear in `aud` (access-token-claims-reference). */
-export const GRAPH_AUDIENCES = ['00000003-0000-0000-c000-000000000000', 'https://graph.microsoft.com', 'https://graph.microsoft.com/'] as const;
+export { GRAPH_AUDIENCES, TOKEN_DEFAULTS } from './defaults.js';
+export { tokenConfigSchema, toVerifierOptions, type TokenConfig } from './config.js';
 
 export interface TokenEvents {
   cacheHit?(): void;
@@ -49,18 +49,6 @@ export interface TokenVerifierOptions {
   now?: () => number;
   events?: TokenEvents;
 }
-
-export const TOKEN_DEFAULTS = {
-  authorityHost: 'https://login.microsoftonline.com',
-  audiences: [...GRAPH_AUDIENCES],
-  clockSkewSec: 60,
-  cacheMaxEntries: 10_000,
-  // Entra: "a reasonable frequency to check for updates to the public keys ... is every 24 hours".
-  jwksRefreshIntervalMs: 24 * 60 * 60 * 1000,
-  unknownKidMinIntervalMs: 5 * 60 * 1000,
-  missingKeysRetryMs: 10_000,
-  fetchTimeoutMs: 10_000,
-} as const;
 
 export type VerifyOutcome =
   | { ok: true; principal: Principal; tokenDigest: string; claimsDigest: string; cached: boolean }
