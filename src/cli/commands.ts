@@ -14,6 +14,7 @@ interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  token: { summary: 'verify or decode an Entra access token (why is it accepted or refused?)', load: () => import('../token/cli.js') },
 };
 
 export function usage(): string {
