@@ -79,6 +79,20 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   GW_ERR_KEYS_UNAVAILABLE: 'Token signing keys are unavailable; try again later.',
 };
 
+/** Metrics watch, they never change the verdict: a throwing subscriber is ignored. */
+function guardEvents(e: TokenEvents): Required<TokenEvents> {
+  const guard =
+    <A extends unknown[]>(fn: ((...args: A) => void) | undefined) =>
+    (...args: A): void => {
+      try {
+        fn?.(...args);
+      } catch {
+        // ignored on purpose
+      }
+    };
+  return { cacheHit: guard(e.cacheHit), cacheMiss: guard(e.cacheMiss), jwksFetch: guard(e.jwksFetch), rejected: guard(e.rejected) };
+}
+
 function freezePrincipal(p: Principal): Principal {
   Object.freeze(p.roles);
   Object.freeze(p.scopes);
@@ -88,7 +102,7 @@ function freezePrincipal(p: Principal): Principal {
 
 export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
   const now = opts.now ?? Date.now;
-  const events = opts.events ?? {};
+  const events = guardEvents(opts.events ?? {});
   if (!opts.authorityHost.startsWith('https://')) throw new Error('token: authorityHost must be an https URL');
   if (opts.allowedTenants.length === 0) throw new Error('token: allowedTenants must list at least one tenant id');
   for (const t of opts.allowedTenants) if (!isGuid(t)) throw new Error(`token: allowed tenant "${t}" is not a GUID`);
@@ -109,7 +123,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     missingKeysRetryMs: opts.missingKeysRetryMs ?? TOKEN_DEFAULTS.missingKeysRetryMs,
     dispatcher: opts.dispatcher,
     now,
-    onFetch: (tid, outcome, reason) => events.jwksFetch?.(tid, outcome, reason),
+    onFetch: (tid, outcome, reason) => events.jwksFetch(tid, outcome, reason),
     // A key Entra stopped publishing may have been retired for cause: forget what it vouched for.
     onKeysRetired: () => cache?.clear(),
   });
@@ -120,7 +134,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
   timer.unref();
 
   const reject = (code: ErrorCode, message?: string): VerifyOutcome => {
-    events.rejected?.(code);
+    events.rejected(code);
     return { ok: false, code, message: message ?? MESSAGES[code] ?? 'Access token validation failure.' };
   };
 
@@ -197,13 +211,18 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
       if (cache) {
         const hit = cache.get(tokenDigest);
         if (hit && now() < hit.expMs) {
-          events.cacheHit?.();
+          events.cacheHit();
           return { ok: true, principal: hit.principal, tokenDigest, claimsDigest: hit.claimsDigest, cached: true };
         }
         if (hit) cache.delete(tokenDigest);
-        events.cacheMiss?.();
+        events.cacheMiss();
       }
-      return verifyFresh(bearer.token, tokenDigest);
+      try {
+        return await verifyFresh(bearer.token, tokenDigest);
+      } catch {
+        // A bug, not a verdict: refuse rather than let the call through unverified.
+        return reject('GW_ERR_INTERNAL', 'Access token could not be verified.');
+      }
     },
 
     async preload() {

@@ -434,6 +434,24 @@ describe('createTokenVerifier: verified-token cache', () => {
   });
 });
 
+describe('createTokenVerifier: event subscribers', () => {
+  it('a throwing subscriber never changes the verdict', async () => {
+    addTenant(auth, TID, [k1]);
+    const clock = testClock();
+    const boom = () => {
+      throw new Error('metrics bug');
+    };
+    const v = track(
+      createTokenVerifier(verifierOptions(auth, [TID], { now: clock.now, events: { cacheHit: boom, cacheMiss: boom, jwksFetch: boom, rejected: boom } })),
+    );
+    await v.preload();
+    const t = await mint({ key: k1, claims: v1AppClaims(TID, clock.now() / 1000) });
+    expect(await v.verify(bearer(t))).toMatchObject({ ok: true, cached: false });
+    expect(await v.verify(bearer(t))).toMatchObject({ ok: true, cached: true });
+    expect(await v.verify(undefined)).toMatchObject({ ok: false, code: 'GW_ERR_TOKEN_MISSING' });
+  });
+});
+
 describe('createTokenVerifier: configuration', () => {
   it.each([
     [{ allowedTenants: [] }, /at least one/],
