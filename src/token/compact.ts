@@ -69,6 +69,8 @@ export function decodeCompact(token: string): DecodedToken | undefined {
   const headerText = decodeSegment(headerB64);
   const payloadText = decodeSegment(payloadB64);
   if (headerText === undefined || payloadText === undefined) return undefined;
+  // The signature too must be canonical: otherwise several strings would carry one valid signature.
+  if (Buffer.from(signatureB64, 'base64url').toString('base64url') !== signatureB64) return undefined;
   const header = parseObject(headerText);
   const payload = parseObject(payloadText);
   if (!header || !payload) return undefined;

@@ -55,6 +55,7 @@ describe('decodeCompact', () => {
     ['header an array', tok('["alg"]')],
     ['payload null', tok('{"alg":"RS256"}', 'null')],
     ['non-canonical base64url', `${b64('{"alg":"RS256"}')}A.${b64('{}')}.x`],
+    ['non-canonical signature', `${b64('{"alg":"RS256"}')}.${b64('{}')}.QB`],
     ['invalid UTF-8', `${Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')}.${b64('{}')}.x`],
     ['huge header', tok(JSON.stringify({ alg: 'RS256', pad: 'x'.repeat(MAX_HEADER_CHARS) }))],
   ])('refuses %s', (_name, token) => {
