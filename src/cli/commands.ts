@@ -17,6 +17,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   config: { summary: 'validate a config file or print the config JSON Schema', load: () => import('./config.js') },
   demo: { summary: 'run the demo: emulated tenant, proxy and agents making real calls', load: () => import('./demo.js') },
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  token: { summary: 'verify or decode an Entra access token (why is it accepted or refused?)', load: () => import('../token/cli.js') },
 };
 
 export function usage(): string {
