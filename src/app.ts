@@ -10,7 +10,7 @@ import type { Config } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { createForwarder } from './forward/index.js';
-import { createTokenVerifier } from './token/index.js';
+import { createTokenVerifier, toVerifierOptions } from './token/index.js';
 import { createProxyHandler } from './server/proxy.js';
 import { createAdminHandler, type ReadinessCheck } from './server/admin.js';
 import { listen, type Listener } from './server/listen.js';
@@ -44,27 +44,20 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const upstreamCa = config.upstream.ca ? await readPem(config.upstream.ca, 'upstream.ca') : undefined;
   const authorityDispatcher = identityCa ? new Agent({ connect: { ca: [...rootCertificates, identityCa] } }) : undefined;
 
-  const tokens = createTokenVerifier({
-    authorityHost: config.identity.authorityHost,
-    metadataUrlTemplate: config.identity.metadataUrlTemplate,
-    allowedTenants: [...config.identity.allowedTenants],
-    audiences: [...config.identity.audiences],
-    clockSkewSec: config.identity.clockSkewSec,
-    cacheMaxEntries: config.identity.cacheMaxEntries,
-    jwksRefreshIntervalMs: config.identity.jwksRefreshIntervalMs,
-    unknownKidMinIntervalMs: config.identity.unknownKidMinIntervalMs,
-    fetchTimeoutMs: config.identity.fetchTimeoutMs,
-    dispatcher: authorityDispatcher,
-    now,
-    events: {
-      cacheHit: () => metrics.tokenCache.inc({ result: 'hit' }),
-      cacheMiss: () => metrics.tokenCache.inc({ result: 'miss' }),
-      jwksFetch: (tenant, outcome, reason) => {
-        metrics.jwksRefreshes.inc({ tenant, reason, outcome });
-        if (outcome === 'error') logger.warn({ tenant, reason }, 'signing keys could not be fetched; keeping the last good keys');
+  const tokens = createTokenVerifier(
+    toVerifierOptions(config.identity, {
+      dispatcher: authorityDispatcher,
+      now,
+      events: {
+        cacheHit: () => metrics.tokenCache.inc({ result: 'hit' }),
+        cacheMiss: () => metrics.tokenCache.inc({ result: 'miss' }),
+        jwksFetch: (tenant, outcome, reason) => {
+          metrics.jwksRefreshes.inc({ tenant, reason, outcome });
+          if (outcome === 'error') logger.warn({ tenant, reason }, 'signing keys could not be fetched; keeping the last good keys');
+        },
       },
-    },
-  });
+    }),
+  );
 
   const forwarder = createForwarder({
     upstreamUrl: config.upstream.url,

@@ -3,6 +3,7 @@
  * defaults and descriptions; does not read files (load.ts does).
  */
 import { secretRefSchema } from './secrets.js';
+import { tokenConfigSchema } from '../token/config.js';
 
 const listen = (host: string, port: number) => ({
   type: 'object',
@@ -61,35 +62,12 @@ export const upstreamSchema = {
   },
 } as const;
 
+/** Token verification is token/'s slice; the config adds where to find an extra CA for the authority. */
 export const identitySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['allowedTenants'],
-  description: 'Entra token verification.',
+  ...tokenConfigSchema,
   properties: {
-    authorityHost: { type: 'string', format: 'uri', default: 'https://login.microsoftonline.com', description: 'Entra authority (national clouds differ; or the emulator).' },
-    metadataUrlTemplate: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        v1: { type: 'string', description: 'OpenID metadata URL for v1 tokens, with {tenant}. Default {authorityHost}/{tenant}/.well-known/openid-configuration.' },
-        v2: { type: 'string', description: 'OpenID metadata URL for v2 tokens, with {tenant}. Default {authorityHost}/{tenant}/v2.0/.well-known/openid-configuration.' },
-      },
-    },
-    allowedTenants: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', format: 'uuid' }, description: 'Tenant ids whose tokens are accepted. Tokens from any other tenant are refused before any key fetch.' },
-    audiences: {
-      type: 'array',
-      minItems: 1,
-      items: { type: 'string' },
-      default: ['00000003-0000-0000-c000-000000000000', 'https://graph.microsoft.com', 'https://graph.microsoft.com/'],
-      description: 'Accepted `aud` values (Microsoft Graph).',
-    },
-    clockSkewSec: { type: 'integer', minimum: 0, maximum: 600, default: 60 },
-    cacheMaxEntries: { type: 'integer', minimum: 0, default: 10_000, description: 'Verified tokens kept (never past exp).' },
-    jwksRefreshIntervalMs: { type: 'integer', minimum: 60_000, default: 86_400_000, description: 'Signing keys refresh period (Entra recommends checking every 24 hours).' },
-    unknownKidMinIntervalMs: { type: 'integer', minimum: 0, default: 300_000, description: 'Least time between two key refetches triggered by an unknown kid, per tenant.' },
-    fetchTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
-    ca: { type: 'string', description: 'Extra PEM CA bundle to trust for the authority (e.g. the emulator CA).' },
+    ...tokenConfigSchema.properties,
+    ca: { type: 'string', description: 'Extra PEM CA bundle to trust for the authority (e.g. the emulator CA). Relative to the config file.' },
   },
 } as const;
 

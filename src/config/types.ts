@@ -1,5 +1,6 @@
 /** The validated, defaulted, frozen configuration the composition root hands to each module. */
 import type { SecretRef } from './secrets.js';
+import type { TokenConfig } from '../token/config.js';
 
 export interface ListenConfig {
   host: string;
@@ -27,18 +28,7 @@ export interface Config {
     headersTimeoutMs: number;
     bodyTimeoutMs: number;
   };
-  identity: {
-    authorityHost: string;
-    metadataUrlTemplate?: { v1?: string; v2?: string };
-    allowedTenants: string[];
-    audiences: string[];
-    clockSkewSec: number;
-    cacheMaxEntries: number;
-    jwksRefreshIntervalMs: number;
-    unknownKidMinIntervalMs: number;
-    fetchTimeoutMs: number;
-    ca?: string;
-  };
+  identity: TokenConfig & { ca?: string };
   admin: {
     listen: ListenConfig;
     tokens: Array<{ name: string; token: SecretRef; objectId?: string }>;

@@ -28,7 +28,7 @@ describe('configuration', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const problems = (err as ConfigError).problems.join('\n');
-      expect(problems).toMatch(/\/identity\/allowedTenants\/0: must match format "uuid"/);
+      expect(problems).toMatch(/\/identity\/allowedTenants\/0: must match pattern/);
       expect(problems).toMatch(/\/server\/listen\/port: must be <= 65535/);
       expect(problems).toMatch(/\/server: must NOT have additional properties 'bogus'/);
       expect(problems).toMatch(/\/log\/level: must be equal to one of the allowed values \(one of fatal/);
