@@ -50,7 +50,7 @@ const TOKEN_CACHE_MAX = 10_000;
 
 /** Verifies the bearer token like Graph: signature (nonce rule), audience, issuer/tenant, lifetime. */
 export class GraphAuthenticator {
-  readonly #cache = new Map<string, { claims: Obj; exp: number }>();
+  readonly #cache = new Map<string, { claims: Obj; kid: string; ts: TenantState }>();
   constructor(private readonly state: EmulatorState) {}
 
   authenticate(authorization: string | undefined): { caller: Caller } | { message: string } {
@@ -60,7 +60,8 @@ export class GraphAuthenticator {
     const token = m[1]!;
     let claims: Obj;
     const cached = this.#cache.get(token);
-    if (cached) {
+    // A cached verification holds only while its signing key is still published.
+    if (cached && cached.ts.keys.find(cached.kid, now)) {
       claims = cached.claims;
     } else {
       let tid: string | undefined;
@@ -79,7 +80,7 @@ export class GraphAuthenticator {
       if (claims.aud !== GRAPH_APP_ID && claims.aud !== 'https://graph.microsoft.com' && claims.aud !== 'https://graph.microsoft.com/') return { message: 'Access token validation failure. Invalid audience.' };
       if (typeof claims.exp !== 'number' || typeof claims.nbf !== 'number') return { message: 'Access token validation failure.' };
       if (this.#cache.size >= TOKEN_CACHE_MAX) this.#cache.clear();
-      this.#cache.set(token, { claims, exp: claims.exp });
+      this.#cache.set(token, { claims, kid: String(v.header.kid), ts });
     }
     const nowSec = now / 1000;
     // Graph allows five minutes of clock skew.

@@ -60,7 +60,7 @@ function iso(ms: number): string {
 }
 
 /** Approximate number of cast objects, subtracted from `size` to size the fillers. */
-const CAST_OBJECTS = 45;
+const CAST_OBJECTS = 43;
 
 export function tenantIdentity(seed: string, index: number): { id: string; displayName: string; primaryDomain: string } {
   const name = NAMES[index % NAMES.length]!;
