@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, randomUUID, sign as cryptoSign } from 'node:crypto';
+import { exportJWK } from 'jose';
 import { createTokenVerifier, type TokenVerifier, type TokenEvents } from '../../../src/token/index.js';
 import type { ErrorCode } from '../../../src/errors.js';
 import {
@@ -76,6 +77,28 @@ describe('createTokenVerifier: valid tokens', () => {
     expect(out.tokenDigest).toBe(createHash('sha256').update(token).digest('hex'));
     expect(out.tokenDigest).not.toContain(token.slice(0, 20));
     expect(out.claimsDigest).toBe(createHash('sha256').update(Buffer.from(token.split('.')[1]!, 'base64url')).digest('hex'));
+  });
+
+  it('verifies a token laid out exactly like an Entra Graph token, signed by hand per the documented recipe', async () => {
+    addTenant(auth, TID, [k1]);
+    const clock = testClock();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { now: clock.now })));
+    // Entra's header order: typ, nonce, alg, x5t, kid (graph-facts §3.2 recipe, independent of jose's serialiser).
+    const nonce = 'AQABAAAAAABnfiG-mA6NTae7CdWW7QfdSnUK';
+    const headerFor = (n: string) => `{"typ":"JWT","nonce":"${n}","alg":"RS256","x5t":"z039zdsFuizpBfBVK1Tn25QHYO0","kid":"${k1.kid}"}`;
+    const payloadB64 = Buffer.from(JSON.stringify(v1UserClaims(TID, clock.now() / 1000))).toString('base64url');
+    const hashed = createHash('sha256').update(nonce, 'utf8').digest('base64url');
+    const signingInput = `${Buffer.from(headerFor(hashed)).toString('base64url')}.${payloadB64}`;
+    const priv = createPrivateKey({ key: (await exportJWK(k1.privateKey)) as never, format: 'jwk' });
+    const sig = cryptoSign('sha256', Buffer.from(signingInput), priv).toString('base64url');
+    const token = `${Buffer.from(headerFor(nonce)).toString('base64url')}.${payloadB64}.${sig}`;
+    expect(await v.verify(bearer(token))).toMatchObject({ ok: true, principal: { kind: 'delegated' } });
+    // And the same bytes signed over the raw nonce are refused.
+    const rawSig = cryptoSign('sha256', Buffer.from(`${Buffer.from(headerFor(nonce)).toString('base64url')}.${payloadB64}`), priv).toString('base64url');
+    expect(await v.verify(bearer(`${Buffer.from(headerFor(nonce)).toString('base64url')}.${payloadB64}.${rawSig}`))).toMatchObject({
+      ok: false,
+      code: 'GW_ERR_TOKEN_SIGNATURE',
+    });
   });
 
   it('verifies a v1 delegated token and returns a delegated principal with scopes', async () => {
