@@ -254,6 +254,24 @@ describe('createTokenVerifier: rejections', () => {
     expect(v.ready()).toBe(false);
   });
 
+  it('a key fetch that hangs fails after fetchTimeoutMs (fail closed, not stuck)', async () => {
+    addTenant(auth, TID, [k1]);
+    const gate = auth.holdJwks();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { fetchTimeoutMs: 200 })));
+    try {
+      await expect(v.preload()).rejects.toThrow(TID);
+      expect(v.ready()).toBe(false);
+    } finally {
+      gate.release();
+    }
+  });
+
+  it('refuses metadata that names a non-https jwks_uri', async () => {
+    addTenant(auth, TID, [k1], { jwksUri: 'http://127.0.0.1:9/keys' });
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID])));
+    await expect(v.preload()).rejects.toThrow(/non-https jwks_uri/);
+  });
+
   it('retries a tenant whose keys never loaded only after missingKeysRetryMs', async () => {
     addTenant(auth, TID, [k1]);
     const clock = testClock();
