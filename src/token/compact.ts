@@ -1,6 +1,6 @@
 /**
  * Bearer extraction and untrusted decoding of a JWS compact token, plus the Graph `nonce`
- * transform. Pure string work; does not verify signatures or claims (verifier.ts does).
+ * transform. Pure string work; does not verify signatures or claims (index.ts does).
  */
 import { createHash } from 'node:crypto';
 
