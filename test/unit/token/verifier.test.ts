@@ -1,6 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { createHash, createPrivateKey, randomUUID, sign as cryptoSign } from 'node:crypto';
 import { exportJWK } from 'jose';
+import { testPki } from '../../support/pki.js';
+import { certDerBase64 } from '../../../src/certs/index.js';
 import { createTokenVerifier, type TokenVerifier, type TokenEvents } from '../../../src/token/index.js';
 import type { ErrorCode } from '../../../src/errors.js';
 import {
@@ -99,6 +101,17 @@ describe('createTokenVerifier: valid tokens', () => {
       ok: false,
       code: 'GW_ERR_TOKEN_SIGNATURE',
     });
+  });
+
+  it('accepts keys published only as an x5c certificate chain (no n/e)', async () => {
+    const pki = testPki();
+    const kid = 'cert-only';
+    auth.tenants.set(TID, { keys: [{ kid, privateKey: k1.privateKey, publicJwk: { kty: 'RSA', use: 'sig', kid, x5c: [certDerBase64(pki.server.certPem)] } }], serveV1: true, serveV2: true });
+    const clock = testClock();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { now: clock.now })));
+    const input = `${Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid })).toString('base64url')}.${Buffer.from(JSON.stringify(v1AppClaims(TID, clock.now() / 1000))).toString('base64url')}`;
+    const sig = cryptoSign('sha256', Buffer.from(input), createPrivateKey(pki.server.keyPem)).toString('base64url');
+    expect((await v.verify(bearer(`${input}.${sig}`))).ok).toBe(true);
   });
 
   it('verifies a v1 delegated token and returns a delegated principal with scopes', async () => {
