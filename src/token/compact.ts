@@ -30,6 +30,20 @@ export function extractBearer(authorization: string | undefined): BearerResult {
   return { ok: true, token };
 }
 
+/**
+ * The Authorization value to verify, from Node's `req.rawHeaders`. Node keeps only the first of
+ * duplicated Authorization headers in `req.headers`, while a forwarder copying raw headers would
+ * send both and Graph might act on the other one. Joining them (`a, b`) makes `extractBearer`
+ * refuse the request as malformed instead.
+ */
+export function authorizationFromRawHeaders(rawHeaders: readonly string[]): string | undefined {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'authorization') values.push(rawHeaders[i + 1]!);
+  }
+  return values.length === 0 ? undefined : values.join(', ');
+}
+
 export interface DecodedToken {
   /** The three compact segments, as received. */
   headerB64: string;

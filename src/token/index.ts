@@ -15,7 +15,7 @@ import { decodeCompact, extractBearer, sha256Hex, transformNonce } from './compa
 import { createKeyStore, type JwksFetchReason } from './keys.js';
 import { TOKEN_DEFAULTS } from './defaults.js';
 
-export { extractBearer, decodeCompact, transformNonce, hashNonce } from './compact.js';
+export { authorizationFromRawHeaders, extractBearer, decodeCompact, transformNonce, hashNonce } from './compact.js';
 export { checkClaims, issuerFor, issuerTenant } from './claims.js';
 export type { JwksFetchReason } from './keys.js';
 export { GRAPH_AUDIENCES, TOKEN_DEFAULTS } from './defaults.js';
