@@ -208,15 +208,15 @@ describe('createTokenVerifier: rejections', () => {
   }
 
   it.each([
-    ['missing header', undefined, 'GW_ERR_TOKEN_MISSING'],
-    ['empty header', '', 'GW_ERR_TOKEN_MISSING'],
-    ['Basic scheme', 'Basic dXNlcjpwYXNz', 'GW_ERR_TOKEN_MISSING'],
-    ['Bearer without token', 'Bearer ', 'GW_ERR_TOKEN_MISSING'],
-    ['two tokens', 'Bearer a.b.c, Bearer d.e.f', 'GW_ERR_TOKEN_MALFORMED'],
-    ['two parts', 'Bearer abc.def', 'GW_ERR_TOKEN_MALFORMED'],
-    ['bad base64', 'Bearer ab!c.def.ghi', 'GW_ERR_TOKEN_MALFORMED'],
-    ['not JSON', `Bearer ${Buffer.from('nope').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.sig`, 'GW_ERR_TOKEN_MALFORMED'],
-  ] as const)('%s → %s', async (_name, header, code) => {
+    ['missing header', 'GW_ERR_TOKEN_MISSING', undefined],
+    ['empty header', 'GW_ERR_TOKEN_MISSING', ''],
+    ['Basic scheme', 'GW_ERR_TOKEN_MISSING', 'Basic dXNlcjpwYXNz'],
+    ['Bearer without token', 'GW_ERR_TOKEN_MISSING', 'Bearer '],
+    ['two tokens', 'GW_ERR_TOKEN_MALFORMED', 'Bearer a.b.c, Bearer d.e.f'],
+    ['two parts', 'GW_ERR_TOKEN_MALFORMED', 'Bearer abc.def'],
+    ['bad base64', 'GW_ERR_TOKEN_MALFORMED', 'Bearer ab!c.def.ghi'],
+    ['not JSON', 'GW_ERR_TOKEN_MALFORMED', `Bearer ${Buffer.from('nope').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.sig`],
+  ] as const)('%s → %s', async (_name, code, header) => {
     const { v, rec } = await setup();
     const out = await v.verify(header);
     expect(out).toMatchObject({ ok: false, code });
