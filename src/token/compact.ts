@@ -1,6 +1,6 @@
 /**
  * Bearer extraction and untrusted decoding of a JWS compact token, plus the Graph `nonce`
- * transform. Pure string work; does not verify signatures or claims (verifier.ts does).
+ * transform. Pure string work; does not verify signatures or claims (index.ts does).
  */
 import { createHash } from 'node:crypto';
 
@@ -28,6 +28,20 @@ export function extractBearer(authorization: string | undefined): BearerResult {
   // One token only: a second credential (`Bearer a, Bearer b`, `Bearer a b`) is ambiguous.
   if (token.length > MAX_TOKEN_CHARS || !COMPACT.test(token)) return { ok: false, code: 'GW_ERR_TOKEN_MALFORMED' };
   return { ok: true, token };
+}
+
+/**
+ * The Authorization value to verify, from Node's `req.rawHeaders`. Node keeps only the first of
+ * duplicated Authorization headers in `req.headers`, while a forwarder copying raw headers would
+ * send both and Graph might act on the other one. Joining them (`a, b`) makes `extractBearer`
+ * refuse the request as malformed instead.
+ */
+export function authorizationFromRawHeaders(rawHeaders: readonly string[]): string | undefined {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'authorization') values.push(rawHeaders[i + 1]!);
+  }
+  return values.length === 0 ? undefined : values.join(', ');
 }
 
 export interface DecodedToken {

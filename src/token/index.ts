@@ -15,7 +15,7 @@ import { decodeCompact, extractBearer, sha256Hex, transformNonce } from './compa
 import { createKeyStore, type JwksFetchReason } from './keys.js';
 import { TOKEN_DEFAULTS } from './defaults.js';
 
-export { extractBearer, decodeCompact, transformNonce, hashNonce } from './compact.js';
+export { authorizationFromRawHeaders, extractBearer, decodeCompact, transformNonce, hashNonce } from './compact.js';
 export { checkClaims, issuerFor, issuerTenant } from './claims.js';
 export type { JwksFetchReason } from './keys.js';
 export { GRAPH_AUDIENCES, TOKEN_DEFAULTS } from './defaults.js';
@@ -51,14 +51,33 @@ export interface TokenVerifierOptions {
 }
 
 export type VerifyOutcome =
-  | { ok: true; principal: Principal; tokenDigest: string; claimsDigest: string; cached: boolean }
-  | { ok: false; code: ErrorCode; message: string };
+  | {
+      ok: true;
+      principal: Principal;
+      /** SHA-256 hex of the raw token, for audit and correlation; never the token itself. */
+      tokenDigest: string;
+      /** SHA-256 hex of the verified payload JSON. */
+      claimsDigest: string;
+      /** True when answered from the verified-token cache. */
+      cached: boolean;
+    }
+  | {
+      ok: false;
+      /** A GW_ERR_TOKEN_* code, GW_ERR_KEYS_UNAVAILABLE (503), or GW_ERR_INTERNAL. */
+      code: ErrorCode;
+      /** Safe to send to the client: a fixed sentence, no token content. */
+      message: string;
+    };
 
 export interface TokenVerifier {
+  /** Takes the raw Authorization header value (or undefined). Never throws. */
   verify(authorization: string | undefined): Promise<VerifyOutcome>;
+  /** Fetches metadata + keys for every allowed tenant not loaded yet; rejects listing each failure. */
   preload(): Promise<void>;
+  /** Keys are loaded for every allowed tenant (readiness). */
   ready(): boolean;
   keysAgeMs(tenantId: string): number | undefined;
+  /** Stops the refresh timer (it is unref'd anyway). */
   close(): void;
 }
 

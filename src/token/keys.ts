@@ -1,7 +1,7 @@
 /**
  * Per-tenant signing keys: OpenID metadata (v1 and v2) and JWKS fetched from the configured
  * authority, swapped in whole on each successful fetch, refetched on an unknown kid (rate-limited,
- * one in-flight fetch per tenant) and on an interval. Does not verify tokens (verifier.ts does).
+ * one in-flight fetch per tenant) and on an interval. Does not verify tokens (index.ts does).
  */
 import { request, type Dispatcher } from 'undici';
 import { importJWK, importX509, type CryptoKey } from 'jose';

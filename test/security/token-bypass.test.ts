@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { constants, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
 import { CompactSign, exportJWK } from 'jose';
-import { createTokenVerifier, type TokenVerifier } from '../../src/token/index.js';
+import { authorizationFromRawHeaders, createTokenVerifier, type TokenVerifier } from '../../src/token/index.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { hashNonce } from '../../src/token/compact.js';
 import {
@@ -312,5 +312,23 @@ describe('malformed input (parser abuse)', () => {
   ])('%s is refused as malformed', async (_n, make) => {
     await expectRefused(make(), 'GW_ERR_TOKEN_MALFORMED');
     expect(auth.hits).toEqual([]);
+  });
+});
+
+describe('duplicate Authorization headers (verify one token, forward another)', () => {
+  it('two Authorization headers are refused even when the first is valid', async () => {
+    const good = await mint({ key: kA, claims: v1AppClaims(TID, nowSec(), { uti: 'dup-1' }) });
+    const other = await mint({ key: kA, claims: v1AppClaims(TID, nowSec(), { uti: 'dup-2' }) });
+    // What Node's req.headers would show: only the first value.
+    const raw = ['Host', 'graph', 'Authorization', `Bearer ${good}`, 'authorization', `Bearer ${other}`];
+    const out = await verifier.verify(authorizationFromRawHeaders(raw));
+    expect(out).toMatchObject({ ok: false, code: 'GW_ERR_TOKEN_MALFORMED' });
+  });
+
+  it('a single header passes through unchanged', async () => {
+    const good = await mint({ key: kA, claims: v1AppClaims(TID, nowSec(), { uti: 'dup-3' }) });
+    expect(authorizationFromRawHeaders(['authorization', `Bearer ${good}`, 'x', 'y'])).toBe(`Bearer ${good}`);
+    expect(authorizationFromRawHeaders(['x', 'y'])).toBeUndefined();
+    expect((await verifier.verify(authorizationFromRawHeaders(['Authorization', `Bearer ${good}`]))).ok).toBe(true);
   });
 });

@@ -1,5 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, randomUUID, sign as cryptoSign } from 'node:crypto';
+import { exportJWK } from 'jose';
+import { testPki } from '../../support/pki.js';
+import { certDerBase64 } from '../../../src/certs/index.js';
 import { createTokenVerifier, type TokenVerifier, type TokenEvents } from '../../../src/token/index.js';
 import type { ErrorCode } from '../../../src/errors.js';
 import {
@@ -76,6 +79,39 @@ describe('createTokenVerifier: valid tokens', () => {
     expect(out.tokenDigest).toBe(createHash('sha256').update(token).digest('hex'));
     expect(out.tokenDigest).not.toContain(token.slice(0, 20));
     expect(out.claimsDigest).toBe(createHash('sha256').update(Buffer.from(token.split('.')[1]!, 'base64url')).digest('hex'));
+  });
+
+  it('verifies a token laid out exactly like an Entra Graph token, signed by hand per the documented recipe', async () => {
+    addTenant(auth, TID, [k1]);
+    const clock = testClock();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { now: clock.now })));
+    // Entra's header order: typ, nonce, alg, x5t, kid (graph-facts §3.2 recipe, independent of jose's serialiser).
+    const nonce = 'AQABAAAAAABnfiG-mA6NTae7CdWW7QfdSnUK';
+    const headerFor = (n: string) => `{"typ":"JWT","nonce":"${n}","alg":"RS256","x5t":"z039zdsFuizpBfBVK1Tn25QHYO0","kid":"${k1.kid}"}`;
+    const payloadB64 = Buffer.from(JSON.stringify(v1UserClaims(TID, clock.now() / 1000))).toString('base64url');
+    const hashed = createHash('sha256').update(nonce, 'utf8').digest('base64url');
+    const signingInput = `${Buffer.from(headerFor(hashed)).toString('base64url')}.${payloadB64}`;
+    const priv = createPrivateKey({ key: (await exportJWK(k1.privateKey)) as never, format: 'jwk' });
+    const sig = cryptoSign('sha256', Buffer.from(signingInput), priv).toString('base64url');
+    const token = `${Buffer.from(headerFor(nonce)).toString('base64url')}.${payloadB64}.${sig}`;
+    expect(await v.verify(bearer(token))).toMatchObject({ ok: true, principal: { kind: 'delegated' } });
+    // And the same bytes signed over the raw nonce are refused.
+    const rawSig = cryptoSign('sha256', Buffer.from(`${Buffer.from(headerFor(nonce)).toString('base64url')}.${payloadB64}`), priv).toString('base64url');
+    expect(await v.verify(bearer(`${Buffer.from(headerFor(nonce)).toString('base64url')}.${payloadB64}.${rawSig}`))).toMatchObject({
+      ok: false,
+      code: 'GW_ERR_TOKEN_SIGNATURE',
+    });
+  });
+
+  it('accepts keys published only as an x5c certificate chain (no n/e)', async () => {
+    const pki = testPki();
+    const kid = 'cert-only';
+    auth.tenants.set(TID, { keys: [{ kid, privateKey: k1.privateKey, publicJwk: { kty: 'RSA', use: 'sig', kid, x5c: [certDerBase64(pki.server.certPem)] } }], serveV1: true, serveV2: true });
+    const clock = testClock();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { now: clock.now })));
+    const input = `${Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid })).toString('base64url')}.${Buffer.from(JSON.stringify(v1AppClaims(TID, clock.now() / 1000))).toString('base64url')}`;
+    const sig = cryptoSign('sha256', Buffer.from(input), createPrivateKey(pki.server.keyPem)).toString('base64url');
+    expect((await v.verify(bearer(`${input}.${sig}`))).ok).toBe(true);
   });
 
   it('verifies a v1 delegated token and returns a delegated principal with scopes', async () => {
@@ -172,15 +208,15 @@ describe('createTokenVerifier: rejections', () => {
   }
 
   it.each([
-    ['missing header', undefined, 'GW_ERR_TOKEN_MISSING'],
-    ['empty header', '', 'GW_ERR_TOKEN_MISSING'],
-    ['Basic scheme', 'Basic dXNlcjpwYXNz', 'GW_ERR_TOKEN_MISSING'],
-    ['Bearer without token', 'Bearer ', 'GW_ERR_TOKEN_MISSING'],
-    ['two tokens', 'Bearer a.b.c, Bearer d.e.f', 'GW_ERR_TOKEN_MALFORMED'],
-    ['two parts', 'Bearer abc.def', 'GW_ERR_TOKEN_MALFORMED'],
-    ['bad base64', 'Bearer ab!c.def.ghi', 'GW_ERR_TOKEN_MALFORMED'],
-    ['not JSON', `Bearer ${Buffer.from('nope').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.sig`, 'GW_ERR_TOKEN_MALFORMED'],
-  ] as const)('%s → %s', async (_name, header, code) => {
+    ['missing header', 'GW_ERR_TOKEN_MISSING', undefined],
+    ['empty header', 'GW_ERR_TOKEN_MISSING', ''],
+    ['Basic scheme', 'GW_ERR_TOKEN_MISSING', 'Basic dXNlcjpwYXNz'],
+    ['Bearer without token', 'GW_ERR_TOKEN_MISSING', 'Bearer '],
+    ['two tokens', 'GW_ERR_TOKEN_MALFORMED', 'Bearer a.b.c, Bearer d.e.f'],
+    ['two parts', 'GW_ERR_TOKEN_MALFORMED', 'Bearer abc.def'],
+    ['bad base64', 'GW_ERR_TOKEN_MALFORMED', 'Bearer ab!c.def.ghi'],
+    ['not JSON', 'GW_ERR_TOKEN_MALFORMED', `Bearer ${Buffer.from('nope').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.sig`],
+  ] as const)('%s → %s', async (_name, code, header) => {
     const { v, rec } = await setup();
     const out = await v.verify(header);
     expect(out).toMatchObject({ ok: false, code });
@@ -229,6 +265,24 @@ describe('createTokenVerifier: rejections', () => {
     expect(await v.verify(bearer(t))).toMatchObject({ ok: false, code: 'GW_ERR_KEYS_UNAVAILABLE' });
     expect(rec.log.fetches).toEqual([[TID, 'error', 'startup']]);
     expect(v.ready()).toBe(false);
+  });
+
+  it('a key fetch that hangs fails after fetchTimeoutMs (fail closed, not stuck)', async () => {
+    addTenant(auth, TID, [k1]);
+    const gate = auth.holdJwks();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { fetchTimeoutMs: 200 })));
+    try {
+      await expect(v.preload()).rejects.toThrow(TID);
+      expect(v.ready()).toBe(false);
+    } finally {
+      gate.release();
+    }
+  });
+
+  it('refuses metadata that names a non-https jwks_uri', async () => {
+    addTenant(auth, TID, [k1], { jwksUri: 'http://127.0.0.1:9/keys' });
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID])));
+    await expect(v.preload()).rejects.toThrow(/non-https jwks_uri/);
   });
 
   it('retries a tenant whose keys never loaded only after missingKeysRetryMs', async () => {

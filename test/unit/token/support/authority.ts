@@ -28,6 +28,8 @@ interface TenantSetup {
   /** Override the metadata issuer (v1/v2) to simulate a misconfigured or hostile authority. */
   issuerV1?: string;
   issuerV2?: string;
+  /** Override the jwks_uri both metadata documents name. */
+  jwksUri?: string;
 }
 
 export interface FakeAuthority {
@@ -87,10 +89,10 @@ export async function startAuthority(): Promise<FakeAuthority> {
     switch (m[2]) {
       case '.well-known/openid-configuration':
         if (!t.serveV1) return send(404, { error: 'not_found' });
-        return send(200, { issuer: t.issuerV1 ?? `https://sts.windows.net/${tid}/`, jwks_uri: `${auth.base}/${tid}/discovery/keys` });
+        return send(200, { issuer: t.issuerV1 ?? `https://sts.windows.net/${tid}/`, jwks_uri: t.jwksUri ?? `${auth.base}/${tid}/discovery/keys` });
       case 'v2.0/.well-known/openid-configuration':
         if (!t.serveV2) return send(404, { error: 'not_found' });
-        return send(200, { issuer: t.issuerV2 ?? `${auth.base}/${tid}/v2.0`, jwks_uri: `${auth.base}/${tid}/discovery/v2.0/keys` });
+        return send(200, { issuer: t.issuerV2 ?? `${auth.base}/${tid}/v2.0`, jwks_uri: t.jwksUri ?? `${auth.base}/${tid}/discovery/v2.0/keys` });
       default: {
         const body = { keys: t.keys.map((k) => k.publicJwk) };
         if (gate) {
