@@ -175,7 +175,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
 
   // 5. A write: add a member to a group.
   await attempt('provisioning-bot', 'POST /groups/{id}/members/$ref', async () => {
-    await prov.api(`/groups/${tenant.groups['project-phoenix']!.id}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${tenant.users['alice']!.id}` });
+    await prov.api(`/groups/${tenant.groups['project-phoenix']!.id}/members/$ref`).post({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${tenant.users['pim']!.id}` });
     return 'member added';
   });
 

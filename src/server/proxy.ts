@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/index.js';
 import { statusClass } from '../metrics/index.js';
 import type { Logger } from '../log.js';
 import { sendError, sendJson, type LocalReplyContext } from './respond.js';
+import { authorizationFromRawHeaders } from '../token/index.js';
 
 export type AuthOutcome =
   | { ok: true; principal: Principal; tokenDigest: string; claimsDigest: string; cached: boolean }
@@ -137,7 +138,9 @@ export function createProxyHandler(deps: ProxyDeps) {
         reject('GW_ERR_REQUEST_URI_TOO_LONG', `The request URL is longer than ${deps.limits.maxUrlLength} characters.`);
         return;
       }
-      const auth = await deps.authenticate(req.headers.authorization);
+      // All Authorization headers, joined: duplicates make the token malformed, so the one
+      // verified is always the one forwarded (Node would keep only the first in req.headers).
+      const auth = await deps.authenticate(authorizationFromRawHeaders(req.rawHeaders));
       if (!auth.ok) {
         metrics.tokenRejections.inc({ code: auth.code });
         reject(auth.code, auth.message, auth.code === 'GW_ERR_KEYS_UNAVAILABLE' ? { headers: { 'retry-after': '5' } } : {});
