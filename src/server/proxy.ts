@@ -4,7 +4,6 @@
  * and turning each verdict into a response; the stages themselves live in their modules.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type { Readable, Transform } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
@@ -242,13 +241,12 @@ export function createProxyHandler(deps: ProxyDeps) {
         logger.warn({ requestId, contentEncoding: headers['content-encoding'] }, 'JSON response in an unknown content-encoding: paging links not rewritten');
       }
       res.writeHead(result.statusCode, headers);
-      try {
-        await pipeline([...stages, res] as unknown as readonly NodeJS.ReadWriteStream[]);
-      } catch {
+      // Plain pipe(): stream/promises.pipeline allocates an AbortSignal and error objects
+      // per call, a measurable share of proxy CPU on small Graph responses.
+      await pipeChain(stages, res, () => {
         // Graph or the agent went away mid-body: the client sees a truncated response, as with any proxy.
         if (!abort.signal.aborted) metrics.upstreamErrors.inc({ kind: 'body' });
-        res.destroy();
-      }
+      });
     } catch (err) {
       outcome = 'error';
       logger.error({ requestId, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unexpected error on the request path');
@@ -301,4 +299,31 @@ async function rewriteBuffer(buf: Buffer, from: string[], to: string): Promise<B
     rw.on('error', reject);
   });
   return Buffer.concat(out);
+}
+
+/** Pipes stages into the response; on any error destroys everything and reports once. Resolves when done. */
+function pipeChain(stages: Array<Readable | Transform>, res: ServerResponse, onError: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let failed = false;
+    const fail = () => {
+      if (failed) return;
+      failed = true;
+      onError();
+      for (const s of stages) s.destroy();
+      res.destroy();
+      resolve();
+    };
+    let src: Readable = stages[0]!;
+    src.on('error', fail);
+    for (const s of stages.slice(1)) {
+      s.on('error', fail);
+      src = src.pipe(s as Transform);
+    }
+    src.pipe(res);
+    res.on('error', fail);
+    res.on('close', () => {
+      if (!res.writableFinished) fail();
+      else resolve();
+    });
+  });
 }
