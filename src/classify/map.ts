@@ -64,8 +64,27 @@ export type TierTable = Record<Scheme, Map<string, Tier>>;
 
 export type TemplateToken = { t: 'lit'; key: string; render: string } | { t: 'wild' } | { t: 'colon' };
 
-const PLACEHOLDER = /^\{[^{}]*\}$/;
+// `{id}}` occurs in the map (a typo for `{id}`); it is still a placeholder.
+const PLACEHOLDER = /^\{[^{}]*\}+$/;
 const QUOTED_PLACEHOLDER = /^'?\{[^{}]*\}'?$/;
+
+/**
+ * Repairs three typo shapes found in the map (graph-facts §1.4 lists the map's flaws):
+ * `itemat(index={value})range` for `itemAt(index={value})/range`, `subjectrightsrequests{id}` for
+ * `subjectrightsrequests/{id}`, and `directoryroles/roletemplateid={x}` for `directoryroles(roletemplateid={x})`.
+ */
+export function repairTemplateSegments(segs: string[]): string[] {
+  const out: string[] = [];
+  for (const seg of segs) {
+    const call = /^([^()]+\([^()]*\))([A-Za-z]+)$/.exec(seg);
+    const glued = /^([A-Za-z]+)(\{[^{}]*\})$/.exec(seg);
+    if (call) out.push(call[1]!, call[2]!);
+    else if (glued) out.push(glued[1]!, glued[2]!);
+    else if (/^(appid|roletemplateid|userprincipalname)=\{[^{}]*\}$/i.test(seg) && out.length && !out[out.length - 1]!.includes('(')) out[out.length - 1] += `(${seg})`;
+    else out.push(seg);
+  }
+  return out;
+}
 
 /**
  * Tokenises a map path template the way canonicalize() tokenises a request, so both land on the same
@@ -77,7 +96,7 @@ export function tokenizeTemplate(path: string): TemplateToken[] | null {
   if (path.indexOf('?') >= 0) return null;
   let p = path;
   if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
-  const segs = p.split('/').slice(1);
+  const segs = repairTemplateSegments(p.split('/').slice(1));
   const out: TemplateToken[] = [];
   const pushSeg = (seg: string): boolean => {
     if (PLACEHOLDER.test(seg) || /^\([^()]*\)$/.test(seg)) {
