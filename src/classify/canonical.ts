@@ -175,6 +175,7 @@ export function parseCall(seg: string): { name: string; key: string | null; args
     if (i === n) break;
     if (inner[i] !== ',') return null;
     i++;
+    if (i === n) return null;
   }
   return args.length ? { name, key: null, args } : null;
 }
@@ -226,6 +227,7 @@ export function canonicalize(rawUrl: string, opts: CanonicalizeOptions): Canonic
   } else if (!rawPath.startsWith('/')) {
     return invalid('request target must be an absolute path');
   }
+  if (rawPath === '/' && !opts.batchVersion) return { ok: false, code: 'GW_ERR_NOT_FOUND', message: 'path is not under a Graph API version (/v1.0 or /beta)' };
   const rawSegs = rawPath.slice(1).split('/');
   if (rawSegs.length > 1 && rawSegs[rawSegs.length - 1] === '') rawSegs.pop();
   if (rawSegs.length > MAX_SEGMENTS) return invalid(`more than ${MAX_SEGMENTS} path segments`);

@@ -115,9 +115,14 @@ export function resolveTarget(input: TargetInput): OperationTarget {
       target.idKind = 'me';
       if (input.meId) target.id = input.meId;
       idAt = 0;
-    } else if (kinds[prefixLen] === 'key') {
-      Object.assign(target, idKindOf(tokens[prefixLen]!));
-      idAt = prefixLen;
+    } else {
+      // A type cast between the set and the key (`/servicePrincipals/microsoft.graph.agentIdentity/{id}`).
+      let at = prefixLen;
+      while (kinds[at] === 'lit' && tokens[at]?.kind === 'name' && (tokens[at] as { key: string }).key.startsWith('microsoft.graph.')) at++;
+      if (kinds[at] === 'key') {
+        Object.assign(target, idKindOf(tokens[at]!));
+        idAt = at;
+      }
     }
   }
   if (type === 'user' && idAt >= 0) {
