@@ -14,6 +14,7 @@ interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  classify: { summary: 'show the operation, permissions, target and tier graphwarden sees for a Graph call', load: () => import('./classify.js') },
 };
 
 export function usage(): string {
