@@ -91,6 +91,17 @@ function splitTopLevel(value: string): string[] {
   return out;
 }
 
+/** The token's permissions, lower-cased, computed once per Principal object (they are immutable). */
+const heldCache = new WeakMap<Principal, Set<string>>();
+function heldBy(principal: Principal): Set<string> {
+  let held = heldCache.get(principal);
+  if (!held) {
+    held = new Set((principal.kind === 'app' ? principal.roles : principal.scopes).map((p) => p.toLowerCase()));
+    heldCache.set(principal, held);
+  }
+  return held;
+}
+
 function hasPermission(perms: SchemePermissions, held: Set<string>): boolean {
   return perms.anyOf.some((p, i) => held.has(p.toLowerCase()) && (perms.alsoRequires[i]!.length === 0 || perms.alsoRequires[i]!.some((a) => held.has(a.toLowerCase()))));
 }
@@ -190,10 +201,7 @@ export function createClassifier(opts: ClassifierOptions = {}): Classifier {
       const target = resolveTarget({ tokens: hit.tokens, kinds: hit.kinds, query, body, meId });
       const scheme: Scheme | null = principal ? (principal.kind === 'app' ? 'Application' : 'DelegatedWork') : null;
       let tokenHasPermission: boolean | null = null;
-      if (principal && scheme) {
-        const held = new Set((principal.kind === 'app' ? principal.roles : principal.scopes).map((p) => p.toLowerCase()));
-        tokenHasPermission = hasPermission(hit.entry.permissions[scheme], held);
-      }
+      if (principal && scheme) tokenHasPermission = hasPermission(hit.entry.permissions[scheme], heldBy(principal));
       operation = {
         method,
         version,
@@ -203,7 +211,7 @@ export function createClassifier(opts: ClassifierOptions = {}): Classifier {
         action,
         permissions: hit.entry.permissions,
         target,
-        tier: raiseTier(hit.entry.baseTier, hit.entry.template, action, related.expand),
+        tier: related.expand.length ? raiseTier(hit.entry.baseTier, '', action, related.expand) : hit.entry.baseTier,
         related,
         tokenHasPermission,
         query: plainQuery,

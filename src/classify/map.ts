@@ -6,6 +6,7 @@
 import { callKey, parseCall } from './canonical.js';
 import type { Scheme, SchemePermissions, Tier } from './operation.js';
 import { maxTier } from './operation.js';
+import { raiseTier } from './target.js';
 
 export const SCHEMES: readonly Scheme[] = ['Application', 'DelegatedWork'];
 
@@ -14,7 +15,7 @@ export interface OpEntry {
   template: string;
   method: string;
   permissions: Record<Scheme, SchemePermissions>;
-  /** Tier of the least permissions (max over schemes), before raising by target. */
+  /** Tier of the least permissions (max over schemes), raised by what the template targets. */
   baseTier: Tier;
   /** POST to something that is not a collection (no GET at the same template): an action. */
   invoke: boolean;
@@ -209,7 +210,15 @@ export function compileIndex(doc: PermissionsDocument, supplement: SupplementDoc
     }
     levels.set(name, l);
   }
+  // The same path string recurs under many permissions: tokenise and insert it once.
+  const nodeCache = new Map<string, TrieNode | null>();
+  const markerCache = new Map<string, ReturnType<typeof parseMarker>>();
   const nodeFor = (path: string): TrieNode | null => {
+    let cachedNode = nodeCache.get(path);
+    if (cachedNode === undefined) nodeCache.set(path, (cachedNode = insert(path)));
+    return cachedNode;
+  };
+  const insert = (path: string): TrieNode | null => {
     const toks = tokenizeTemplate(path);
     if (!toks) return null;
     let node = root;
@@ -250,10 +259,12 @@ export function compileIndex(doc: PermissionsDocument, supplement: SupplementDoc
       for (const [path, marker] of Object.entries(ps.paths)) {
         const node = nodeFor(path);
         if (!node) {
-          if (!skipped.includes(path)) skipped.push(path);
+          if (!skipped.includes(path)) skipped.push(path); // two paths: the list stays tiny
           continue;
         }
-        const { least, also } = parseMarker(marker);
+        let parsed = markerCache.get(marker);
+        if (!parsed) markerCache.set(marker, (parsed = parseMarker(marker)));
+        const { least, also } = parsed;
         for (const method of ps.methods) {
           for (const s of schemes) add(node, method.toUpperCase(), s, name, least.has(s), also);
         }
@@ -295,12 +306,14 @@ export function compileIndex(doc: PermissionsDocument, supplement: SupplementDoc
         }
       }
       if (baseTier === 'unknown') baseTier = method === 'GET' ? 'user-data' : 'management-plane';
+      const invoke = method === 'POST' && !acc.has('GET') && !node.template!.endsWith('/$ref');
+      const action = method === 'GET' ? 'read' : method === 'POST' ? (invoke ? 'invoke' : 'create') : method === 'DELETE' ? 'delete' : 'update';
       node.ops.set(method, {
         template: node.template!,
         method,
         permissions,
-        baseTier,
-        invoke: method === 'POST' && !acc.has('GET') && !node.template!.endsWith('/$ref'),
+        baseTier: raiseTier(baseTier, node.template!, action, []),
+        invoke,
       });
     }
   }
