@@ -56,6 +56,7 @@ export interface ClassifierOptions {
 export const DEFAULT_MAX_URL_LENGTH = 8192;
 export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
+const MAX_REF_BODY_BYTES = 256 * 1024;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
 function actionOf(method: string, invoke: boolean): Action {
@@ -246,7 +247,8 @@ export function createClassifier(opts: ClassifierOptions = {}): Classifier {
     const top = classifyOne(input.method, input.url, undefined, input.principal, undefined);
     if (!top.ok) return { ok: false, code: top.code, message: top.message };
     if (!top.isBatchCall) {
-      if (input.body && input.body.length > 0 && input.body.length <= maxBatchBytes && input.method.toUpperCase() !== 'GET') {
+      // Only small JSON object bodies can carry references (a $ref or @odata.bind body); uploads are skipped.
+      if (input.body && input.body.length > 0 && input.body.length <= MAX_REF_BODY_BYTES && input.body.toString('latin1', 0, 64).trimStart().startsWith('{')) {
         try {
           body = JSON.parse(input.body.toString('utf8')) as unknown;
         } catch {
