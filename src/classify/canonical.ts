@@ -82,6 +82,8 @@ function decodeSegment(raw: string): string | { error: string } {
       const byte = parseInt(raw.slice(i + 1, i + 3), 16);
       if (byte === 0x2f || byte === 0x5c) return { error: 'encoded slash or backslash in path' };
       if (byte === 0x25) return { error: 'double percent-encoding in path' };
+      // An encoded `?` would end the path for anyone who decodes before splitting off the query.
+      if (byte === 0x3f) return { error: 'encoded question mark in path' };
       i += 2;
     }
   }

@@ -17,6 +17,8 @@ export interface LookupHit {
 }
 
 const NS = 'microsoft.graph.';
+/** Alternate keys Graph documents for directory objects (graph-facts §4.2), plus an explicit `id=`. */
+const SPLITTABLE_KEYS = new Set(['appid', 'roletemplateid', 'userprincipalname', 'id']);
 
 /** Walks one token list; alternate-key calls (`x(appid=…)`) are split into `x` + key when `splitCalls`. */
 function walk(root: TrieNode, tokens: PathToken[], splitCalls: boolean): { node: TrieNode; kinds: MatchKind[]; tokens: PathToken[] } | null {
@@ -55,8 +57,9 @@ function walk(root: TrieNode, tokens: PathToken[], splitCalls: boolean): { node:
           kinds.push('lit');
           break;
         }
-        // An alternate key the map does not list under this name: address it like the id form.
-        if (tok.args.length !== 1) return null;
+        // A known alternate key the map does not list under this name: address it like the id form.
+        // Other single parameters are not guessed at (the id would be wrong): the call stays unknown.
+        if (tok.args.length !== 1 || !SPLITTABLE_KEYS.has(tok.args[0]![0].toLowerCase())) return null;
         const named = node.lit.get(tok.name.toLowerCase());
         if (!named?.wild) return null;
         used.push({ kind: 'name', text: tok.name, key: tok.name.toLowerCase() });

@@ -193,3 +193,31 @@ describe('classifier bypass regressions', () => {
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 });
+
+describe('classifier bypass regressions (bodies and keys)', () => {
+  it('body-duplicate-key-hides-member: two members@odata.bind keys in a PATCH body are refused', () => {
+    const raw = '{"members@odata.bind":["https://graph.microsoft.com/v1.0/directoryObjects/evil"],"members@odata.bind":["https://graph.microsoft.com/v1.0/directoryObjects/ok"]}';
+    rejected(c.classify({ method: 'PATCH', url: '/v1.0/groups/g1', body: Buffer.from(raw) }));
+  });
+
+  it('body-bom-hides-reference: a UTF-8 BOM before a $ref body does not hide the member', () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"@odata.id":"https://graph.microsoft.com/v1.0/directoryObjects/u5"}')]);
+    const r = c.classify({ method: 'POST', url: '/v1.0/groups/g1/members/$ref', body });
+    expect(r.ok && r.operation.target.relatedIds).toEqual(['u5']);
+  });
+
+  it('padded-body-hides-reference: a large body still yields its references', () => {
+    const body = Buffer.from(JSON.stringify({ pad: 'x'.repeat(300 * 1024), 'members@odata.bind': ['https://graph.microsoft.com/v1.0/directoryObjects/u6'] }));
+    const r = c.classify({ method: 'PATCH', url: '/v1.0/groups/g1', body });
+    expect(r.ok && r.operation.target.relatedIds).toEqual(['u6']);
+  });
+
+  it('unknown-alternate-key-as-id: groups(displayName=…) is not taken as group id …', () => {
+    const r = c.classify({ method: 'POST', url: "/v1.0/groups(displayName='Admins')/members/$ref" });
+    expect(r.ok && r.operation.known).toBe(false);
+  });
+
+  it('encoded-question-mark-splits-path: %3F in the path is refused', () => {
+    rejected(c.classify({ method: 'POST', url: '/v1.0/groups/g1/members/$ref%3Fx=1' }));
+  });
+});
