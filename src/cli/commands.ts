@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   demo: { summary: 'run the demo: emulated tenant, proxy and agents making real calls', load: () => import('./demo.js') },
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
   token: { summary: 'verify or decode an Entra access token (why is it accepted or refused?)', load: () => import('../token/cli.js') },
+  classify: { summary: 'show the operation, permissions, target and tier graphwarden sees for a Graph call', load: () => import('./classify.js') },
 };
 
 export function usage(): string {
