@@ -51,8 +51,13 @@ export interface DecideOptions {
 
 export const NO_RULE_MATCHED = 'no-rule-matched';
 
+/**
+ * Digest of the facts a decision was made on. The user principal name is left out: it is for narratives
+ * only (rules never match on it), so an audit log that pseudonymises it still replays to the same digest.
+ */
 export function factsDigest(facts: DecisionFacts): string {
-  return `sha256:${sha256Hex(canonicalJson(facts))}`;
+  const { userPrincipalName: _upn, ...agent } = facts.agent;
+  return `sha256:${sha256Hex(canonicalJson({ ...facts, agent }))}`;
 }
 
 export function decide(facts: DecisionFacts, policy: CompiledPolicy, options: DecideOptions): Decision {
