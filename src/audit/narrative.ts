@@ -121,10 +121,10 @@ export function narrate(input: NarrativeInput): string {
     L.push(`  No rule matched, so the default effect of the rule set applied: ${EFFECT_WORD[d.effect]} (reason code ${d.reasonCode}).`);
   } else {
     const decider = d.matches.find((m) => m.ruleId === d.ruleId);
-    if (decider) L.push(`  Deciding rule: ${decider.ruleId} says ${EFFECT_WORD[decider.effect]}, reason code ${decider.reasonCode}: ${decider.reason}`);
+    if (decider) L.push(`  Deciding rule: ${decider.ruleId}, which says ${EFFECT_WORD[decider.effect]}, reason code ${decider.reasonCode}: ${decider.reason}`);
     else L.push(`  No enforced rule matched, so the default effect applied: ${EFFECT_WORD[d.effect]}.`);
     const others = d.matches.filter((m) => m !== decider);
-    for (const m of others) L.push(`  Also matched: ${m.ruleId} (${EFFECT_WORD[m.effect]}${m.shadow ? ', in shadow mode: recorded only' : ''}): ${m.reason}`);
+    for (const m of others) L.push(`  Also matched: rule ${m.ruleId}, which says ${EFFECT_WORD[m.effect]}${m.shadow ? ' (in shadow mode: recorded only)' : ''}, reason code ${m.reasonCode}: ${m.reason}`);
     L.push('  When several rules match, the strongest effect wins: block, then require approval, then alert, then allow.');
   }
   if (d.mode === 'shadow') L.push(`  The rule set was in shadow mode: every call is let through and the decision it would have had is recorded${d.wouldBe ? ` (here: ${EFFECT_WORD[d.wouldBe]})` : ''}.`);
@@ -132,7 +132,13 @@ export function narrate(input: NarrativeInput): string {
   if (d.approval === 'fallback-block') L.push('  The rule asked for human approval; no approval workflow was available, so the call was blocked, as the rule set is configured to do.');
   else if (d.approval === 'fallback-alert') L.push('  The rule asked for human approval; no approval workflow was available, so the call was let through with an alert, as the rule set is configured to do.');
   else if (d.approval === 'hold') L.push('  The call was held until a person approved or denied it (see APPROVALS).');
-  L.push(`  Outcome: ${VERB[d.enforced].toLowerCase()}.`);
+  const CONSEQUENCE: Record<Decision['enforced'], string> = {
+    allow: 'the call was forwarded to Microsoft Graph.',
+    alert: 'the call was forwarded to Microsoft Graph and an alert was raised for review.',
+    block: `the call was not forwarded; the agent received HTTP 403 with error code GraphwardenPolicyDenied and request-id ${d.id}.`,
+    approve: 'the call was held for a person to approve or deny.',
+  };
+  L.push(`  Outcome: ${VERB[d.enforced].toLowerCase()}: ${CONSEQUENCE[d.enforced]}`);
   L.push('');
 
   L.push('PROOF');

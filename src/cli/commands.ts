@@ -14,6 +14,9 @@ interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  rules: { summary: 'validate a rules directory or run its policy tests', load: () => import('./rules.js') },
+  audit: { summary: 'verify the hash-chained decision log', load: () => import('./audit.js') },
+  explain: { summary: 'print the narrative of one decision, for auditors', load: () => import('./explain.js') },
 };
 
 export function usage(): string {

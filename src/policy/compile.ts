@@ -327,7 +327,8 @@ interface RawFile {
   rules: RawRule[];
 }
 
-function parseControls(source: RuleSource, errors: string[]): Map<string, Control> {
+/** Parses controls.yaml (id → framework, ref, title); problems are pushed to `errors`. */
+export function parseControls(source: RuleSource, errors: string[]): Map<string, Control> {
   const out = new Map<string, Control>();
   let doc: unknown;
   try {
