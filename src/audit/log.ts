@@ -1,6 +1,6 @@
 /**
- * The hash-chained audit log: JSONL records `{seq, prevHash, hash, event}` with
- * hash = sha256(prevHash + canonical({seq, prevHash, event})), appended in batches that are fdatasync'ed
+ * The hash-chained audit log: JSONL records `{seq, prevHash, event, hash}` where hash = sha256(prevHash +
+ * the record's own JSON text without its hash member), appended in batches that are fdatasync'ed
  * before `append()` resolves, plus a head anchor file (last seq + hash) so a cut-off tail is detected.
  * Owns durability and failure reporting; does not decide what is sensitive (the caller passes it to `gate`).
  */
@@ -8,7 +8,7 @@ import { open, mkdir, readFile, rename, writeFile, stat } from 'node:fs/promises
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { GraphwardenError } from '../errors.js';
-import { canonicalJson, sha256Hex } from '../policy/canonical.js';
+import { sha256Hex } from '../policy/canonical.js';
 import type { AuditEvent } from './event.js';
 
 export const LOG_FILE = 'decisions.jsonl';
@@ -27,8 +27,30 @@ export interface AuditHead {
   hash: string;
 }
 
-export function recordHash(seq: number, prevHash: string, event: AuditEvent): string {
-  return sha256Hex(prevHash + canonicalJson({ seq, prevHash, event }));
+/**
+ * A record line is `{"seq":…,"prevHash":"…","event":{…},"hash":"…"}`; its hash is
+ * sha256(prevHash + the line's text up to the `,"hash"` member, closed with `}`). Hashing the exact bytes
+ * written means any verifier, in any language, checks it without re-serialising JSON.
+ */
+export function recordBody(seq: number, prevHash: string, event: AuditEvent): string {
+  return JSON.stringify({ seq, prevHash, event });
+}
+
+export function hashBody(prevHash: string, body: string): string {
+  return sha256Hex(prevHash + body);
+}
+
+export function recordLine(body: string, hash: string): string {
+  return `${body.slice(0, -1)},"hash":"${hash}"}`;
+}
+
+const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
+
+/** Splits a line into the hashed body and the hash it claims; undefined when the line is not in record form. */
+export function splitLine(line: string): { body: string; hash: string } | undefined {
+  const m = HASH_SUFFIX.exec(line);
+  if (!m) return undefined;
+  return { body: `${line.slice(0, m.index)}}`, hash: m[1]! };
 }
 
 export type AppendResult = { ok: true; seq: number; hash: string } | { ok: false; error: string };
@@ -158,8 +180,9 @@ class Log implements AuditLog {
     const lines: string[] = [];
     for (const p of batch) {
       seq += 1;
-      const hash = recordHash(seq, prev, p.event);
-      lines.push(`${JSON.stringify({ seq, prevHash: prev, hash, event: p.event })}\n`);
+      const body = recordBody(seq, prev, p.event);
+      const hash = hashBody(prev, body);
+      lines.push(`${recordLine(body, hash)}\n`);
       results.push({ ok: true, seq, hash });
       prev = hash;
     }

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { GENESIS, HEAD_FILE, LOG_FILE, readHead, recordHash } from './log.js';
+import { GENESIS, HEAD_FILE, LOG_FILE, hashBody, readHead, splitLine } from './log.js';
 import type { AuditHead, AuditRecord } from './log.js';
 import type { ApprovalEventV1, DecisionEventV1 } from './event.js';
 
@@ -73,10 +73,12 @@ export async function verifyAuditLog(dir: string, expectHead?: AuditHead): Promi
   for await (const { line, text } of records(file)) {
     if (text === '') continue;
     let rec: AuditRecord;
+    const parts = splitLine(text);
     try {
       rec = JSON.parse(text) as AuditRecord;
+      if (!parts) throw new Error('no hash member at the end');
     } catch {
-      problems.push({ kind: 'unparsable', line, message: `line ${line} is not a JSON record` });
+      problems.push({ kind: 'unparsable', line, message: `line ${line} is not an audit record` });
       continue;
     }
     count += 1;
@@ -86,7 +88,7 @@ export async function verifyAuditLog(dir: string, expectHead?: AuditHead): Promi
     if (rec.prevHash !== lastHash) {
       problems.push({ kind: 'chain-broken', line, seq: rec.seq, message: `line ${line}: record ${rec.seq} does not chain to the record before it` });
     }
-    if (recordHash(rec.seq, rec.prevHash, rec.event) !== rec.hash) {
+    if (hashBody(rec.prevHash, parts.body) !== parts.hash || parts.hash !== rec.hash) {
       problems.push({ kind: 'hash-mismatch', line, seq: rec.seq, message: `line ${line}: record ${rec.seq} was altered (its content no longer matches its hash)` });
     }
     lastSeq = rec.seq;

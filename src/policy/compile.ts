@@ -124,9 +124,23 @@ function globAny(patterns: StrList): (values: readonly (string | undefined)[]) =
   return (values) => values.some((v) => v !== undefined && res.some((r) => r.test(v)));
 }
 
+// Lower-casing the same few strings (appId, tenant, method) for each of hundreds of rules dominates
+// evaluation time; a small shared memo makes it once per distinct value.
+const lowerMemo = new Map<string, string>();
+function lower(v: string): string {
+  let l = lowerMemo.get(v);
+  if (l === undefined) {
+    if (lowerMemo.size > 4096) lowerMemo.clear();
+    l = v.toLowerCase();
+    lowerMemo.set(v, l);
+  }
+  return l;
+}
+
 function exactAny(wanted: StrList, fold = false): (v: string | undefined) => boolean {
   const set = new Set(list(wanted).map((s) => (fold ? s.toLowerCase() : s)));
-  return (v) => v !== undefined && set.has(fold ? v.toLowerCase() : v);
+  if (!fold) return (v) => v !== undefined && set.has(v);
+  return (v) => v !== undefined && set.has(lower(v));
 }
 
 // Templates and paths are matched without the version prefix so one rule covers v1.0 and beta.

@@ -202,9 +202,17 @@ export function agentKey(principal: Pick<Principal, 'tenantId' | 'appId'>): stri
   return `${principal.tenantId}/${principal.appId}`;
 }
 
+// Principals are immutable and usually shared across a token's calls (verified-token cache): digest once.
+const claimsDigests = new WeakMap<Principal, string>();
+
 /** Digest of the principal's claims as graphwarden used them: proof without the token. */
 export function claimsDigest(principal: Principal): string {
-  return `sha256:${sha256Hex(canonicalJson(principal))}`;
+  let d = claimsDigests.get(principal);
+  if (d === undefined) {
+    d = `sha256:${sha256Hex(canonicalJson(principal))}`;
+    claimsDigests.set(principal, d);
+  }
+  return d;
 }
 
 // Graph permission names are case-insensitive in practice (the map mixes case, §1.4), so compare folded.

@@ -100,13 +100,14 @@ describe('hash-chained log', () => {
   });
 
   it('detects tampering even when the edited record’s own hash is recomputed (the next link breaks)', async () => {
-    const { recordHash } = await import('../../../src/audit/log.js');
+    const { recordBody, hashBody, recordLine } = await import('../../../src/audit/log.js');
     const { dir } = await logWith(4);
     const ls = await lines(dir);
     const rec = JSON.parse(ls[1]!) as { seq: number; prevHash: string; hash: string; event: AuditEvent };
     (rec.event as { decisionId: string }).decisionId = 'forged';
-    rec.hash = recordHash(rec.seq, rec.prevHash, rec.event);
-    ls[1] = JSON.stringify(rec);
+    const body = recordBody(rec.seq, rec.prevHash, rec.event);
+    ls[1] = recordLine(body, hashBody(rec.prevHash, body));
+    expect((await verifyAuditLog(dir)).ok).toBe(true); // not yet written back: the original still verifies
     await writeFile(path.join(dir, LOG_FILE), `${ls.join('\n')}\n`);
     const r = await verifyAuditLog(dir);
     expect(r.problems.map((p) => [p.kind, p.seq])).toContainEqual(['chain-broken', 3]);
