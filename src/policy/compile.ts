@@ -169,13 +169,21 @@ function compileWindow(w: TimeWindowSpec, where: string, errors: string[]): (at:
   const days = new Set((w.days ?? DAYS).map((d) => DAYS.indexOf(d as (typeof DAYS)[number])));
   const from = minutes(w.from ?? '00:00');
   const to = minutes(w.to ?? '24:00');
+  // Local day and minute change once a minute; Intl formatting costs microseconds, so remember the last one.
+  let lastMinute = Number.NaN;
+  let day = -1;
+  let mins = 0;
   return (at) => {
-    let day = -1;
-    let mins = 0;
-    for (const p of fmt.formatToParts(at)) {
-      if (p.type === 'weekday') day = WEEKDAY_INDEX[p.value] ?? -1;
-      else if (p.type === 'hour') mins += Number(p.value) * 60;
-      else if (p.type === 'minute') mins += Number(p.value);
+    const minute = Math.floor(at.getTime() / 60_000);
+    if (minute !== lastMinute) {
+      day = -1;
+      mins = 0;
+      for (const p of fmt.formatToParts(at)) {
+        if (p.type === 'weekday') day = WEEKDAY_INDEX[p.value] ?? -1;
+        else if (p.type === 'hour') mins += Number(p.value) * 60;
+        else if (p.type === 'minute') mins += Number(p.value);
+      }
+      lastMinute = minute;
     }
     if (from <= to) return days.has(day) && mins >= from && mins < to;
     // Wraps past midnight: the late part belongs to the start day, the early part to the day before.
