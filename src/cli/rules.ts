@@ -7,6 +7,7 @@ import { compilePolicy, readRuleSources, SHIPPED_RULES_DIR } from '../policy/com
 import { runRuleTests } from '../policy/rule-tests.js';
 import type { ClassifyFn } from '../policy/rule-tests.js';
 import type { OperationFacts } from '../policy/inputs.js';
+import type { Principal } from '../identity/principal.js';
 
 export const usage = `Usage: graphwarden rules validate [DIR]
        graphwarden rules test [DIR] [--tests DIR] [--json]
@@ -24,7 +25,11 @@ function rulesDir(arg: string | undefined): string {
   return existsSync('rules') ? path.resolve('rules') : fileURLToPath(SHIPPED_RULES_DIR);
 }
 
-/** The proxy's classifier, when this build has it; request: cases need it. */
+/**
+ * The proxy's classifier (src/classify), when this build has it; `request:` cases need it. Loaded by a
+ * computed specifier so the policy module builds and tests without it. Contract used:
+ * `createClassifier().classify({method, url, body?: Buffer, principal}) → {ok, operation} | {ok:false, code, message}`.
+ */
 async function loadClassifier(): Promise<ClassifyFn | undefined> {
   const spec = '../classify/index.js';
   let mod: { createClassifier?: () => unknown };
@@ -34,15 +39,14 @@ async function loadClassifier(): Promise<ClassifyFn | undefined> {
     return undefined;
   }
   if (typeof mod.createClassifier !== 'function') return undefined;
-  const classifier = (await mod.createClassifier()) as { classify: (req: unknown) => unknown };
-  return async (req, principal) => {
-    const r = (await classifier.classify({ method: req.method, url: req.url, body: req.body, principal })) as
-      | OperationFacts
-      | OperationFacts[]
-      | { operations?: OperationFacts[]; operation?: OperationFacts; error?: unknown };
-    const op = Array.isArray(r) ? r[0] : 'method' in r ? r : (r.operation ?? r.operations?.[0]);
-    if (!op) throw new Error(`the classifier did not return an operation for ${req.method} ${req.url}`);
-    return op as OperationFacts;
+  type Outcome = { ok: true; operation: OperationFacts; batch?: unknown } | { ok: false; code: string; message: string };
+  const classifier = mod.createClassifier() as { classify: (input: { method: string; url: string; body?: Buffer; principal?: Principal }) => Outcome };
+  return (req, principal) => {
+    const body = req.body === undefined ? undefined : Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
+    const r = classifier.classify({ method: req.method, url: req.url, principal, ...(body ? { body } : {}) });
+    if (!r.ok) throw new Error(`the request is refused before any rule runs: ${r.code}: ${r.message}`);
+    if (r.batch !== undefined) throw new Error('a $batch request: write one case per item (each item is decided on its own)');
+    return r.operation;
   };
 }
 

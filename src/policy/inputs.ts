@@ -13,7 +13,10 @@ export interface PermissionRequirement {
   /** Any one of these grants the call, least privileged first. */
   anyOf: string[];
   least: string[];
-  /** Each inner list: one of these is needed as well (`AlsoRequires` in the map). */
+  /**
+   * Parallel to `anyOf`: `alsoRequires[i]` lists permissions of which one is needed in addition to
+   * `anyOf[i]` (the map's `AlsoRequires=`); empty when `anyOf[i]` suffices alone.
+   */
   alsoRequires: string[][];
 }
 
@@ -271,9 +274,14 @@ export function gatherFacts(
   let held: boolean | null = null;
   let used: string | undefined;
   if (operation.known && req.anyOf.length > 0 && effective) {
-    used = req.anyOf.find((p) => heldIn(effective, scheme, p));
-    const extrasOk = req.alsoRequires.every((group) => group.length === 0 || group.some((p) => heldIn(effective, scheme, p)));
-    held = used !== undefined && extrasOk;
+    // A permission counts only with one of its AlsoRequires companions, when it has any.
+    const satisfied = (p: string, i: number): boolean => {
+      if (!heldIn(effective, scheme, p)) return false;
+      const extra = req.alsoRequires[i] ?? [];
+      return extra.length === 0 || extra.some((x) => heldIn(effective, scheme, x));
+    };
+    used = req.anyOf.find(satisfied);
+    held = used !== undefined;
   }
   const inToken =
     operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? req.anyOf.some((p) => tokenSet.has(fold(p))) : null);

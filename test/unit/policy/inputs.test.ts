@@ -47,10 +47,20 @@ describe('gatherFacts', () => {
     expect(f.permissions.revokedInToken).toEqual(['Mail.ReadWrite']);
   });
 
-  it('unmet AlsoRequires means not held', () => {
-    const op = operation();
+  it('AlsoRequires runs parallel to anyOf: a permission counts only with one of its companions', () => {
+    const op = operation({ needs: ['Mail.Read'] });
     op.permissions.Application.alsoRequires = [['Policy.Read.All']];
     expect(gatherFacts(appPrincipal(), op, view, { now }).permissions.held).toBe(false);
+    // A second acceptable permission without companions is enough on its own.
+    const two = operation({ needs: ['Mail.ReadWrite', 'Mail.Read'] });
+    two.permissions.Application.alsoRequires = [['Policy.Read.All'], []];
+    const f = gatherFacts(appPrincipal(), two, view, { now });
+    expect(f.permissions.held).toBe(true);
+    expect(f.permissions.used).toBe('Mail.Read');
+    // The companion requirement of one permission does not apply to the others.
+    const other = operation({ needs: ['Mail.Read', 'Mail.ReadWrite'] });
+    other.permissions.Application.alsoRequires = [[], ['Policy.Read.All']];
+    expect(gatherFacts(appPrincipal(), other, view, { now }).permissions.held).toBe(true);
   });
 
   it('held is unknown (null) for unknown operations, unknown agents and without a directory', () => {
