@@ -19,6 +19,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
   token: { summary: 'verify or decode an Entra access token (why is it accepted or refused?)', load: () => import('../token/cli.js') },
   classify: { summary: 'show the operation, permissions, target and tier graphwarden sees for a Graph call', load: () => import('./classify.js') },
+  rules: { summary: 'validate a rules directory or run its policy tests', load: () => import('./rules.js') },
+  audit: { summary: 'verify the hash-chained decision log', load: () => import('./audit.js') },
+  explain: { summary: 'print the narrative of one decision, for auditors', load: () => import('./explain.js') },
 };
 
 export function usage(): string {

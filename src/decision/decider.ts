@@ -1,0 +1,117 @@
+/**
+ * The decision stage as the request path uses it (the effectful edge around the pure core): picks the
+ * policy in force, gathers facts, decides, builds the audit event, appends it, records first use and
+ * emits metrics events. Owns ids, the clock and latency measurement; does not write HTTP responses.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Principal } from '../identity/principal.js';
+import type { DirectoryView } from '../directory/view.js';
+import type { CompiledPolicy, Effect } from '../policy/compile.js';
+import { agentKey, gatherFacts } from '../policy/inputs.js';
+import type { DecisionFacts, OperationFacts, RiskFacts } from '../policy/inputs.js';
+import type { UsageStore } from '../policy/usage-store.js';
+import { buildDecisionEvent, isSensitive } from '../audit/event.js';
+import type { AuditPrivacyOptions, DecisionEventV1 } from '../audit/event.js';
+import type { AppendResult, AuditLog } from '../audit/log.js';
+import { decide } from './decide.js';
+import type { Decision } from './decide.js';
+
+export interface DecisionMetricsEvents {
+  /** One per decision (per $batch item). Labels stay bounded: effects and rule reason codes. */
+  decision?(e: { effect: Effect; enforced: Effect; reasonCode: string; shadow: boolean; wouldBe?: Effect }): void;
+  decisionLatency?(seconds: number): void;
+}
+
+export interface DeciderOptions {
+  policy: { current(): CompiledPolicy };
+  usage?: UsageStore;
+  audit?: AuditLog;
+  privacy?: AuditPrivacyOptions;
+  events?: DecisionMetricsEvents;
+  /** true once an approval workflow holds `approve` calls; until then the rules' approvalFallback applies. */
+  holdApprovals?: boolean;
+  newId?: () => string;
+  clock?: () => Date;
+}
+
+export interface DecideInput {
+  principal: Principal;
+  operation: OperationFacts;
+  view: DirectoryView | undefined;
+  risk?: RiskFacts;
+  requestId?: string;
+  clientRequestId?: string;
+  batchItemId?: string;
+  /** Offered to the audit event; kept only if the privacy options say so. */
+  token?: string;
+  body?: string;
+}
+
+export interface DecideOutcome {
+  facts: DecisionFacts;
+  decision: Decision;
+  event: DecisionEventV1;
+  sensitive: boolean;
+  /** The audit append (durable when it resolves ok). Undefined when no audit log is wired. */
+  audited?: Promise<AppendResult>;
+}
+
+export interface Decider {
+  evaluate(input: DecideInput): DecideOutcome;
+  /**
+   * Whether the call may go on as far as auditing is concerned: waits for the audit record of sensitive
+   * calls and applies the fail mode; plain allowed reads do not wait (their failures are still counted).
+   */
+  admit(outcome: DecideOutcome): Promise<'proceed' | 'refuse'>;
+}
+
+export function createDecider(opts: DeciderOptions): Decider {
+  const newId = opts.newId ?? randomUUID;
+  const clock = opts.clock ?? (() => new Date());
+  return {
+    evaluate(input) {
+      const t0 = performance.now();
+      const policy = opts.policy.current();
+      const facts = gatherFacts(input.principal, input.operation, input.view, {
+        now: clock(),
+        ...(input.risk ? { risk: input.risk } : {}),
+        ...(opts.usage ? { usage: opts.usage } : {}),
+      });
+      const decision = decide(facts, policy, { decisionId: newId(), holdApprovals: opts.holdApprovals === true });
+      const micros = Math.round((performance.now() - t0) * 1000);
+      const event = buildDecisionEvent(
+        {
+          facts,
+          decision,
+          decisionMicros: micros,
+          ...(input.requestId !== undefined ? { requestId: input.requestId } : {}),
+          ...(input.clientRequestId !== undefined ? { clientRequestId: input.clientRequestId } : {}),
+          ...(input.batchItemId !== undefined ? { batchItemId: input.batchItemId } : {}),
+          ...(input.token !== undefined ? { token: input.token } : {}),
+          ...(input.body !== undefined ? { body: input.body } : {}),
+        },
+        opts.privacy,
+      );
+      opts.events?.decisionLatency?.(micros / 1e6);
+      opts.events?.decision?.({
+        effect: decision.effect,
+        enforced: decision.enforced,
+        reasonCode: decision.reasonCode,
+        shadow: decision.wouldBe !== undefined,
+        ...(decision.wouldBe !== undefined ? { wouldBe: decision.wouldBe } : {}),
+      });
+      if (opts.usage && decision.enforced !== 'block' && facts.permissions.used !== undefined) {
+        void opts.usage.record(agentKey(input.principal), facts.permissions.used);
+      }
+      const outcome: DecideOutcome = { facts, decision, event, sensitive: isSensitive(facts, decision) };
+      if (opts.audit) outcome.audited = opts.audit.append(event);
+      return outcome;
+    },
+    async admit(outcome) {
+      if (!opts.audit || !outcome.audited) return 'proceed';
+      if (!outcome.sensitive) return 'proceed';
+      return opts.audit.gate(await outcome.audited, true);
+    },
+  };
+}

@@ -1,0 +1,449 @@
+/**
+ * Rules as data → a compiled policy: YAML sources validated against rules/schema.json (ajv), rule ids and
+ * control ids checked, every condition compiled once into matcher closures, and a content-hash revision.
+ * Pure over its inputs (the sources); reading the rules directory is `readRuleSources()`, watching it is store.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { DecisionFacts } from './inputs.js';
+import { canonicalJson, sha256Hex } from './canonical.js';
+
+export type Effect = 'allow' | 'alert' | 'block' | 'approve';
+export type Mode = 'enforce' | 'shadow';
+
+/** One file of the rules directory, as text: what a revision is computed over and persisted as. */
+export interface RuleSource {
+  name: string;
+  text: string;
+}
+
+export interface PolicySettings {
+  mode: Mode;
+  approvalFallback: 'block' | 'alert';
+  defaultEffect: 'allow' | 'alert' | 'block';
+}
+
+export interface Control {
+  id: string;
+  framework: string;
+  ref: string;
+  title: string;
+  text?: string;
+}
+
+export interface CompiledRule {
+  id: string;
+  file: string;
+  description?: string;
+  effect: Effect;
+  reasonCode: string;
+  reason: string;
+  controls: string[];
+  mode: Mode;
+  match(facts: DecisionFacts): boolean;
+}
+
+export interface CompiledPolicy {
+  /** sha256 (hex) of the canonical sources: the same files give the same revision on every host. */
+  revision: string;
+  settings: PolicySettings;
+  rules: readonly CompiledRule[];
+  controls: ReadonlyMap<string, Control>;
+  sources: readonly RuleSource[];
+}
+
+export type CompileResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] };
+
+export const CONTROLS_FILE = 'controls.yaml';
+export const DEFAULT_SETTINGS: PolicySettings = { mode: 'enforce', approvalFallback: 'block', defaultEffect: 'allow' };
+
+/** The shipped rules directory (rules/ at the package root), for src/ and dist/ alike. */
+export const SHIPPED_RULES_DIR = new URL('../../rules/', import.meta.url);
+
+let validator: ValidateFunction | undefined;
+function validateRulesFile(doc: unknown): ValidateFunction {
+  if (!validator) {
+    const schema = JSON.parse(readFileSync(new URL('schema.json', SHIPPED_RULES_DIR), 'utf8')) as object;
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    validator = ajv.compile(schema);
+  }
+  validator(doc);
+  return validator;
+}
+
+/** Reads the rule files (top-level *.yaml / *.yml) and controls.yaml of a directory, sorted by name. */
+export async function readRuleSources(dir: string): Promise<RuleSource[]> {
+  const names = (await readdir(dir, { withFileTypes: true }))
+    .filter((d) => d.isFile() && /\.ya?ml$/i.test(d.name))
+    .map((d) => d.name)
+    .sort();
+  return Promise.all(names.map(async (name) => ({ name, text: await readFile(path.join(dir, name), 'utf8') })));
+}
+
+export function revisionOf(sources: readonly RuleSource[]): string {
+  const sorted = [...sources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sha256Hex(canonicalJson(sorted.map((s) => ({ name: s.name, text: s.text }))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matchers
+
+type Pred = (f: DecisionFacts) => boolean;
+type StrList = string | string[];
+
+const list = (v: StrList): string[] => (Array.isArray(v) ? v : [v]);
+
+/** Glob → RegExp: `**` any characters, `*` within one path segment, `{name}` a placeholder segment; case-insensitive. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        re += '.*';
+        i++;
+      } else re += '[^/]*';
+    } else if (c === '{') {
+      const end = glob.indexOf('}', i);
+      if (end > i) {
+        re += '[^/]*';
+        i = end;
+      } else re += '\\{';
+    } else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 'i');
+}
+
+function globAny(patterns: StrList): (values: readonly (string | undefined)[]) => boolean {
+  const res = list(patterns).map(globToRegExp);
+  return (values) => values.some((v) => v !== undefined && res.some((r) => r.test(v)));
+}
+
+// Lower-casing the same few strings (appId, tenant, method) for each of hundreds of rules dominates
+// evaluation time; a small shared memo makes it once per distinct value.
+const lowerMemo = new Map<string, string>();
+function lower(v: string): string {
+  let l = lowerMemo.get(v);
+  if (l === undefined) {
+    if (lowerMemo.size > 4096) lowerMemo.clear();
+    l = v.toLowerCase();
+    lowerMemo.set(v, l);
+  }
+  return l;
+}
+
+function exactAny(wanted: StrList, fold = false): (v: string | undefined) => boolean {
+  const set = new Set(list(wanted).map((s) => (fold ? s.toLowerCase() : s)));
+  if (!fold) return (v) => v !== undefined && set.has(v);
+  return (v) => v !== undefined && set.has(lower(v));
+}
+
+// Templates and paths are matched without the version prefix so one rule covers v1.0 and beta.
+const stripVersion = (p: string | null): string | undefined => (p === null ? undefined : p.replace(/^\/(v1\.0|beta)(?=\/|$)/i, ''));
+
+const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const WEEKDAY_INDEX: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+
+interface TimeWindowSpec {
+  timezone: string;
+  days?: string[];
+  from?: string;
+  to?: string;
+}
+
+const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+function compileWindow(w: TimeWindowSpec, where: string, errors: string[]): (at: Date) => boolean {
+  let fmt: Intl.DateTimeFormat;
+  try {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone: w.timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  } catch {
+    errors.push(`${where}: unknown time zone '${w.timezone}'`);
+    return () => false;
+  }
+  const days = new Set((w.days ?? DAYS).map((d) => DAYS.indexOf(d as (typeof DAYS)[number])));
+  const from = minutes(w.from ?? '00:00');
+  const to = minutes(w.to ?? '24:00');
+  // Local day and minute change once a minute; Intl formatting costs microseconds, so remember the last one.
+  let lastMinute = Number.NaN;
+  let day = -1;
+  let mins = 0;
+  return (at) => {
+    const minute = Math.floor(at.getTime() / 60_000);
+    if (minute !== lastMinute) {
+      day = -1;
+      mins = 0;
+      for (const p of fmt.formatToParts(at)) {
+        if (p.type === 'weekday') day = WEEKDAY_INDEX[p.value] ?? -1;
+        else if (p.type === 'hour') mins += Number(p.value) * 60;
+        else if (p.type === 'minute') mins += Number(p.value);
+      }
+      lastMinute = minute;
+    }
+    if (from <= to) return days.has(day) && mins >= from && mins < to;
+    // Wraps past midnight: the late part belongs to the start day, the early part to the day before.
+    if (mins >= from) return days.has(day);
+    return mins < to && days.has((day + 6) % 7);
+  };
+}
+
+interface Condition {
+  agent?: Record<string, unknown>;
+  operation?: Record<string, unknown>;
+  target?: Record<string, unknown>;
+  permissions?: Record<string, unknown>;
+  context?: { time?: TimeWindowSpec | TimeWindowSpec[]; risk?: { scoreAtLeast?: number; flags?: StrList } };
+  all?: Condition[];
+  any?: Condition[];
+  not?: Condition;
+}
+
+function boolPred(v: unknown, get: (f: DecisionFacts) => boolean): Pred {
+  const want = v === true;
+  return (f) => get(f) === want;
+}
+
+function compileCondition(c: Condition, where: string, errors: string[]): Pred {
+  const preds: Pred[] = [];
+  const a = c.agent;
+  if (a) {
+    for (const [k, v] of Object.entries(a)) {
+      switch (k) {
+        case 'appId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.appId)); break; }
+        case 'servicePrincipalId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.servicePrincipalId)); break; }
+        case 'displayName':
+        case 'servicePrincipalName': { const m = globAny(v as StrList); preds.push((f) => m([f.agent.displayName])); break; }
+        case 'tags': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.tags.some(m)); break; }
+        case 'owners': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.owners.some((o) => m(o.id))); break; }
+        case 'hasOwners': preds.push(boolPred(v, (f) => f.agent.owners.length > 0)); break;
+        case 'kind': { const m = exactAny(v as StrList); preds.push((f) => m(f.agent.kind)); break; }
+        case 'user': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.userId)); break; }
+        case 'tenant': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.tenantId)); break; }
+        case 'unknownToDirectory': preds.push(boolPred(v, (f) => !f.agent.knownToDirectory)); break;
+        case 'multiTenant': preds.push(boolPred(v, (f) => f.agent.multiTenant === true)); break;
+        case 'agentIdentity': preds.push(boolPred(v, (f) => f.agent.agentIdentity === true)); break;
+        default: errors.push(`${where}.agent: unknown selector '${k}'`);
+      }
+    }
+  }
+  const o = c.operation;
+  if (o) {
+    for (const [k, v] of Object.entries(o)) {
+      switch (k) {
+        case 'method': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.operation.method)); break; }
+        case 'template': { const m = globAny(v as StrList); preds.push((f) => m([stripVersion(f.operation.template)])); break; }
+        case 'path': { const m = globAny(v as StrList); preds.push((f) => m([stripVersion(f.operation.path)])); break; }
+        case 'action': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.action)); break; }
+        case 'permission': { const m = globAny(v as StrList); preds.push((f) => m(f.operation.needs)); break; }
+        case 'tier': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.tier)); break; }
+        case 'version': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.operation.version)); break; }
+        case 'unknown': preds.push(boolPred(v, (f) => !f.operation.known)); break;
+        case 'batch': preds.push(boolPred(v, (f) => f.operation.isBatch)); break;
+        case 'select': { const m = globAny(v as StrList); preds.push((f) => m(f.operation.select)); break; }
+        case 'expand': { const m = globAny(v as StrList); preds.push((f) => m(f.operation.expand)); break; }
+        default: errors.push(`${where}.operation: unknown selector '${k}'`);
+      }
+    }
+  }
+  const t = c.target;
+  if (t) {
+    for (const [k, v] of Object.entries(t)) {
+      switch (k) {
+        case 'id': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.target.id) || f.target.relatedIds.some(m)); break; }
+        case 'type': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.target.type)); break; }
+        case 'knownToDirectory': preds.push(boolPred(v, (f) => f.target.knownToDirectory)); break;
+        case 'privilegedRole': preds.push(boolPred(v, (f) => f.target.privilegedRole)); break;
+        case 'roleAssignableGroup': preds.push(boolPred(v, (f) => f.target.roleAssignableGroup)); break;
+        case 'holdsControlPlane': preds.push(boolPred(v, (f) => f.target.holdsControlPlane)); break;
+        case 'callerOwnsTarget': preds.push(boolPred(v, (f) => f.target.callerOwnsTarget)); break;
+        case 'callerOwnApp': preds.push(boolPred(v, (f) => f.target.callerOwnApp)); break;
+        case 'isCaller': preds.push(boolPred(v, (f) => f.target.isCaller)); break;
+        default: errors.push(`${where}.target: unknown selector '${k}'`);
+      }
+    }
+  }
+  const p = c.permissions;
+  if (p) {
+    for (const [k, v] of Object.entries(p)) {
+      switch (k) {
+        case 'held': {
+          const want = v === 'unknown' ? null : v === true;
+          preds.push((f) => f.permissions.held === want);
+          break;
+        }
+        case 'inToken': preds.push(boolPred(v, (f) => f.permissions.inToken === true)); break;
+        case 'revokedInToken': preds.push(boolPred(v, (f) => f.permissions.revokedInToken.length > 0)); break;
+        // firstUse only matches when the usage store gave an answer: "don't know" is never "first".
+        case 'firstUse': { const want = v === true; preds.push((f) => f.permissions.firstUse !== null && f.permissions.firstUse === want); break; }
+        case 'holds': { const m = globAny(v as StrList); preds.push((f) => m(f.permissions.holds)); break; }
+        case 'latentPrivilege': preds.push(boolPred(v, (f) => f.permissions.latentPrivilege)); break;
+        case 'privilegedRoleActive': preds.push(boolPred(v, (f) => f.permissions.privilegedRoleActive)); break;
+        default: errors.push(`${where}.permissions: unknown selector '${k}'`);
+      }
+    }
+  }
+  const ctx = c.context;
+  if (ctx) {
+    if (ctx.time) {
+      const windows = (Array.isArray(ctx.time) ? ctx.time : [ctx.time]).map((w, i) => compileWindow(w, `${where}.context.time[${i}]`, errors));
+      preds.push((f) => {
+        const at = new Date(f.at);
+        return windows.some((w) => w(at));
+      });
+    }
+    if (ctx.risk) {
+      const { scoreAtLeast, flags } = ctx.risk;
+      const flagMatch = flags !== undefined ? exactAny(flags, true) : undefined;
+      // No assessment never matches: a missing risk engine must not look like "risk is low" or "high".
+      preds.push((f) => {
+        const r = f.risk;
+        if (!r) return false;
+        if (scoreAtLeast !== undefined && !(r.score >= scoreAtLeast)) return false;
+        if (flagMatch && !r.flags.some(flagMatch)) return false;
+        return true;
+      });
+    }
+  }
+  if (c.all) {
+    const subs = c.all.map((s, i) => compileCondition(s, `${where}.all[${i}]`, errors));
+    preds.push((f) => subs.every((s) => s(f)));
+  }
+  if (c.any) {
+    const subs = c.any.map((s, i) => compileCondition(s, `${where}.any[${i}]`, errors));
+    preds.push((f) => subs.some((s) => s(f)));
+  }
+  if (c.not) {
+    const sub = compileCondition(c.not, `${where}.not`, errors);
+    preds.push((f) => !sub(f));
+  }
+  if (preds.length === 0) return () => true;
+  if (preds.length === 1) return preds[0]!;
+  return (f) => {
+    for (const p of preds) if (!p(f)) return false;
+    return true;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compilation
+
+interface RawRule {
+  id: string;
+  description?: string;
+  effect: Effect;
+  reasonCode: string;
+  reason: string;
+  controls?: string[];
+  mode?: Mode;
+  enabled?: boolean;
+  when: Condition;
+}
+
+interface RawFile {
+  settings?: Partial<PolicySettings>;
+  rules: RawRule[];
+}
+
+/** Parses controls.yaml (id → framework, ref, title); problems are pushed to `errors`. */
+export function parseControls(source: RuleSource, errors: string[]): Map<string, Control> {
+  const out = new Map<string, Control>();
+  let doc: unknown;
+  try {
+    doc = parseYaml(source.text);
+  } catch (e) {
+    errors.push(`${source.name}: not valid YAML: ${(e as Error).message}`);
+    return out;
+  }
+  const controls = (doc as { controls?: unknown } | null)?.controls;
+  if (!controls || typeof controls !== 'object' || Array.isArray(controls)) {
+    errors.push(`${source.name}: expected a 'controls' mapping of id → {framework, ref, title}`);
+    return out;
+  }
+  for (const [id, v] of Object.entries(controls as Record<string, unknown>)) {
+    const c = v as Partial<Control> | null;
+    if (!c || typeof c.framework !== 'string' || typeof c.ref !== 'string' || typeof c.title !== 'string') {
+      errors.push(`${source.name}: control '${id}' needs string framework, ref and title`);
+      continue;
+    }
+    out.set(id, { id, framework: c.framework, ref: c.ref, title: c.title, ...(typeof c.text === 'string' ? { text: c.text } : {}) });
+  }
+  return out;
+}
+
+/** Validates and compiles a set of sources. Every problem is listed; nothing is partially accepted. */
+export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
+  const errors: string[] = [];
+  const sorted = [...sources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const controlsSource = sorted.find((s) => s.name === CONTROLS_FILE);
+  const controls = controlsSource ? parseControls(controlsSource, errors) : new Map<string, Control>();
+  const settings: PolicySettings = { ...DEFAULT_SETTINGS };
+  const settingFrom = new Map<string, string>();
+  const rules: CompiledRule[] = [];
+  const ruleFrom = new Map<string, string>();
+  const ruleFiles = sorted.filter((s) => s.name !== CONTROLS_FILE);
+  if (ruleFiles.length === 0) errors.push('no rule files (*.yaml) found');
+
+  for (const src of ruleFiles) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(src.text);
+    } catch (e) {
+      errors.push(`${src.name}: not valid YAML: ${(e as Error).message}`);
+      continue;
+    }
+    const v = validateRulesFile(doc);
+    if (v.errors && v.errors.length > 0) {
+      for (const err of v.errors) {
+        const extra = err.keyword === 'additionalProperties' ? ` '${String((err.params as { additionalProperty?: string }).additionalProperty)}'` : '';
+        errors.push(`${src.name}: ${err.instancePath || '/'} ${err.message ?? 'is invalid'}${extra}`);
+      }
+      continue;
+    }
+    const file = doc as RawFile;
+    for (const [k, val] of Object.entries(file.settings ?? {})) {
+      const prev = settingFrom.get(k);
+      if (prev !== undefined) errors.push(`${src.name}: setting '${k}' is already set in ${prev}`);
+      settingFrom.set(k, src.name);
+      (settings as unknown as Record<string, unknown>)[k] = val;
+    }
+    file.rules.forEach((r, i) => {
+      const where = `${src.name}: rules[${i}] (${r.id})`;
+      const prev = ruleFrom.get(r.id);
+      if (prev !== undefined) errors.push(`${where}: duplicate rule id, also in ${prev}`);
+      ruleFrom.set(r.id, src.name);
+      for (const c of r.controls ?? []) {
+        if (!controls.has(c)) errors.push(`${where}: control '${c}' is not in ${CONTROLS_FILE}`);
+      }
+      const match = compileCondition(r.when, `${where}.when`, errors);
+      if (r.enabled === false) return;
+      const rule: CompiledRule = {
+        id: r.id,
+        file: src.name,
+        effect: r.effect,
+        reasonCode: r.reasonCode,
+        reason: r.reason,
+        controls: [...(r.controls ?? [])],
+        mode: r.mode ?? 'enforce',
+        match,
+      };
+      if (r.description !== undefined) rule.description = r.description;
+      rules.push(rule);
+    });
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    policy: Object.freeze({
+      revision: revisionOf(sorted),
+      settings: Object.freeze(settings),
+      rules: Object.freeze(rules),
+      controls,
+      sources: Object.freeze(sorted.map((s) => ({ ...s }))),
+    }),
+  };
+}

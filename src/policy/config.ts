@@ -1,0 +1,57 @@
+/**
+ * The config slices of policy/ and audit/ (JSON Schema, with defaults and descriptions) for config/ to
+ * assemble, and their types. Owns no loading or validation: config/ validates once and freezes.
+ */
+
+export interface PolicyConfig {
+  /** Rules directory; default the rules shipped with graphwarden. */
+  rulesDir?: string;
+  watch: boolean;
+  debounceMs: number;
+}
+
+export interface AuditConfig {
+  failMode: 'closed' | 'open';
+  fsync: boolean;
+  include: { token: boolean; body: boolean };
+  pseudonymiseUserPrincipalName: boolean;
+}
+
+export const POLICY_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Policy rules: where they are and how changes are picked up. See docs/policy.md.',
+  properties: {
+    rulesDir: { type: 'string', description: 'Directory of rule files (*.yaml) and controls.yaml. Default: the rules shipped with graphwarden.' },
+    watch: { type: 'boolean', default: true, description: 'Reload rules when files in rulesDir change (an invalid change keeps the last good rules).' },
+    debounceMs: { type: 'integer', minimum: 0, maximum: 60000, default: 250, description: 'Quiet time after the last file change before reloading.' },
+  },
+  default: {},
+} as const;
+
+export const AUDIT_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'The hash-chained decision log in <stateDir>/audit. See docs/policy.md.',
+  properties: {
+    failMode: {
+      type: 'string',
+      enum: ['closed', 'open'],
+      default: 'closed',
+      description: 'closed: a sensitive call whose audit record cannot be written is refused (GW_ERR_AUDIT_UNAVAILABLE). open: it goes through and is counted.',
+    },
+    fsync: { type: 'boolean', default: true, description: 'fdatasync each batch of records before acknowledging it. Turn off only for throwaway setups.' },
+    include: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Opt-in sensitive fields. Both off by default: the log then holds no credentials and no request bodies.',
+      properties: {
+        token: { type: 'boolean', default: false, description: 'Record the raw bearer token (a live credential until it expires).' },
+        body: { type: 'boolean', default: false, description: 'Record request bodies (may carry personal data).' },
+      },
+    },
+    pseudonymiseUserPrincipalName: { type: 'boolean', default: false, description: 'Record user principal names as sha256 pseudonyms (user object ids are kept).' },
+  },
+  default: {},
+} as const;

@@ -1,0 +1,384 @@
+/**
+ * The facts a decision is made on: `gatherFacts()` joins the principal, the classified operation and
+ * the directory view into one JSON-serialisable `DecisionFacts` record. Pure given the view; owns no
+ * I/O, no clock (the caller passes `now`) and no rule logic. The audit record stores these facts so a
+ * decision can be replayed without the directory or the token.
+ */
+import type { Principal } from '../identity/principal.js';
+import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldRole, Provenance } from '../directory/view.js';
+import { canonicalJson, sha256Hex } from './canonical.js';
+
+/** The requirement for one permission scheme, as the classifier derives it from Microsoft's map. */
+export interface PermissionRequirement {
+  /** Any one of these grants the call, least privileged first. */
+  anyOf: string[];
+  least: string[];
+  /**
+   * Parallel to `anyOf`: `alsoRequires[i]` lists permissions of which one is needed in addition to
+   * `anyOf[i]` (the map's `AlsoRequires=`); empty when `anyOf[i]` suffices alone.
+   */
+  alsoRequires: string[][];
+}
+
+/**
+ * The subset of the classifier's `Operation` that policy reads. Structural on purpose: the real
+ * `Operation` is assignable to it.
+ */
+export interface OperationFacts {
+  method: string;
+  version: 'v1.0' | 'beta';
+  path: string;
+  template: string | null;
+  known: boolean;
+  action: 'read' | 'create' | 'update' | 'delete' | 'invoke';
+  permissions: { Application: PermissionRequirement; DelegatedWork: PermissionRequirement };
+  target: { type: string; id?: string; idKind?: string; relatedIds?: string[]; viaMe?: boolean };
+  tier: 'control-plane' | 'management-plane' | 'user-data' | 'unknown';
+  related: { select: string[]; expand: string[] };
+  tokenHasPermission: boolean | null;
+  isBatch: boolean;
+}
+
+/** Read-only view of the first-use store: has this agent used this permission through graphwarden before? */
+export interface UsageLookup {
+  has(agentKey: string, permission: string): boolean;
+}
+
+export interface RiskFacts {
+  score: number;
+  flags: string[];
+}
+
+export interface FactsContext {
+  now: Date;
+  risk?: RiskFacts;
+  usage?: UsageLookup;
+}
+
+export interface ProvenanceFact {
+  kind: Provenance['kind'];
+  id: string;
+  description: string;
+}
+
+export interface RoleFact {
+  displayName: string;
+  roleDefinitionId: string;
+  roleTemplateId?: string;
+  privileged: boolean;
+  directoryScopeId: string;
+  endDateTime?: string;
+  via: ProvenanceFact[];
+}
+
+export interface TargetObjectFact {
+  id: string;
+  type: DirectoryObjectInfo['type'];
+  displayName?: string;
+  roleAssignable?: boolean;
+  privileged?: boolean;
+  holdsControlPlane?: boolean;
+  appId?: string;
+  owners?: string[];
+}
+
+/** Everything rules can look at. JSON only (no Maps, Dates or functions), so it is stored and replayed as is. */
+export interface DecisionFacts {
+  v: 1;
+  /** ISO time of the decision (time-window selectors read this). */
+  at: string;
+  agent: {
+    tenantId: string;
+    appId: string;
+    kind: 'app' | 'delegated';
+    servicePrincipalId?: string;
+    applicationObjectId?: string;
+    displayName?: string;
+    tags: string[];
+    owners: Array<{ id: string; type: string; displayName?: string }>;
+    userId?: string;
+    userPrincipalName?: string;
+    knownToDirectory: boolean;
+    multiTenant?: boolean;
+    agentIdentity?: boolean;
+  };
+  token: {
+    /** `uti`: identifies the token without carrying it. */
+    tokenId: string;
+    /** sha256 of the canonical verified claims graphwarden used (not the token itself). */
+    claimsDigest: string;
+    clientAuth: Principal['clientAuth'];
+    issuedAt: number;
+    expiresAt: number;
+    /** Application permissions (`roles`) or delegated scopes (`scp`) the token carries. */
+    permissions: string[];
+    wids: string[];
+  };
+  operation: {
+    method: string;
+    version: 'v1.0' | 'beta';
+    path: string;
+    template: string | null;
+    known: boolean;
+    action: OperationFacts['action'];
+    tier: OperationFacts['tier'];
+    /** The scheme that applies to this caller: Application for app-only tokens, DelegatedWork otherwise. */
+    scheme: 'Application' | 'DelegatedWork';
+    /** Permissions any one of which authorises the call under that scheme, least privileged first. */
+    needs: string[];
+    alsoRequires: string[][];
+    select: string[];
+    expand: string[];
+    isBatch: boolean;
+  };
+  target: {
+    type: string;
+    id?: string;
+    idKind?: string;
+    relatedIds: string[];
+    viaMe: boolean;
+    /** The target is the calling user (via /me or their own id) or the calling app itself. */
+    isCaller: boolean;
+    knownToDirectory: boolean;
+    /** Directory facts of the target and related objects that could be resolved. */
+    objects: TargetObjectFact[];
+    privilegedRole: boolean;
+    roleAssignableGroup: boolean;
+    holdsControlPlane: boolean;
+    callerOwnsTarget: boolean;
+    callerOwnApp: boolean;
+  };
+  permissions: {
+    /** true: the directory grants what the call needs now; false: it does not; null: cannot be told (unknown operation or directory). */
+    held: boolean | null;
+    /** The token carries an acceptable permission (classifier's tokenHasPermission, or our own check). */
+    inToken: boolean | null;
+    /** Acceptable permissions the token carries that the directory no longer grants (revoked since the token was issued). */
+    revokedInToken: string[];
+    /** The permission this call is counted against: the least privileged acceptable one the agent holds. */
+    used?: string;
+    usedVia: ProvenanceFact[];
+    /** First time this agent uses `used` through graphwarden (null when no usage store was given). */
+    firstUse: boolean | null;
+    /** Directory permissions held now (names only; provenance of the one used is in usedVia). */
+    holds: string[];
+    activeRoles: RoleFact[];
+    eligibleRoles: RoleFact[];
+    /** The agent has PIM-eligible roles it has not activated: latent privilege. */
+    latentPrivilege: boolean;
+    privilegedRoleActive: boolean;
+  };
+  directory: { snapshotId: string; takenAt: string } | null;
+  risk: RiskFacts | null;
+}
+
+function provenance(via: readonly Provenance[]): ProvenanceFact[] {
+  return via.map((p) => ({ kind: p.kind, id: p.id, description: p.description }));
+}
+
+function roleFact(r: HeldRole): RoleFact {
+  const f: RoleFact = {
+    displayName: r.displayName,
+    roleDefinitionId: r.roleDefinitionId,
+    privileged: r.privileged,
+    directoryScopeId: r.directoryScopeId,
+    via: provenance(r.via),
+  };
+  if (r.roleTemplateId !== undefined) f.roleTemplateId = r.roleTemplateId;
+  if (r.endDateTime !== undefined) f.endDateTime = r.endDateTime;
+  return f;
+}
+
+function objectFact(o: DirectoryObjectInfo): TargetObjectFact {
+  const f: TargetObjectFact = { id: o.id, type: o.type };
+  if (o.displayName !== undefined) f.displayName = o.displayName;
+  if (o.roleAssignable !== undefined) f.roleAssignable = o.roleAssignable;
+  if (o.privileged !== undefined) f.privileged = o.privileged;
+  if (o.holdsControlPlane !== undefined) f.holdsControlPlane = o.holdsControlPlane;
+  if (o.appId !== undefined) f.appId = o.appId;
+  if (o.owners !== undefined) f.owners = [...o.owners];
+  return f;
+}
+
+/** The key the usage store files first-use under: one agent = one client app in one tenant. */
+export function agentKey(principal: Pick<Principal, 'tenantId' | 'appId'>): string {
+  return `${principal.tenantId}/${principal.appId}`;
+}
+
+// Principals are immutable and usually shared across a token's calls (verified-token cache): digest once.
+const claimsDigests = new WeakMap<Principal, string>();
+
+/** Digest of the principal's claims as graphwarden used them: proof without the token. */
+export function claimsDigest(principal: Principal): string {
+  let d = claimsDigests.get(principal);
+  if (d === undefined) {
+    d = `sha256:${sha256Hex(canonicalJson(principal))}`;
+    claimsDigests.set(principal, d);
+  }
+  return d;
+}
+
+// Graph permission names are case-insensitive in practice (the map mixes case, §1.4), so compare folded.
+const fold = (s: string): string => s.toLowerCase();
+
+function heldIn(effective: EffectivePermissions | undefined, scheme: 'Application' | 'DelegatedWork', permission: string): boolean {
+  if (!effective) return false;
+  const direct = effective.graph.get(permission);
+  if (direct) return direct.scheme === scheme;
+  for (const [name, h] of effective.graph) if (fold(name) === fold(permission) && h.scheme === scheme) return true;
+  return false;
+}
+
+function heldEntry(effective: EffectivePermissions | undefined, permission: string): Provenance[] {
+  if (!effective) return [];
+  const direct = effective.graph.get(permission);
+  if (direct) return direct.via;
+  for (const [name, h] of effective.graph) if (fold(name) === fold(permission)) return h.via;
+  return [];
+}
+
+export function gatherFacts(
+  principal: Principal,
+  operation: OperationFacts,
+  view: DirectoryView | undefined,
+  context: FactsContext,
+): DecisionFacts {
+  const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
+  const req = operation.permissions[scheme];
+  const tokenPerms = principal.kind === 'app' ? principal.roles : principal.scopes;
+  const tokenSet = new Set(tokenPerms.map(fold));
+
+  const info = view?.agent(principal.tenantId, principal.appId);
+  const effective = view?.effective(principal);
+
+  const agent: DecisionFacts['agent'] = {
+    tenantId: principal.tenantId,
+    appId: principal.appId,
+    kind: principal.kind,
+    tags: info ? [...info.tags] : [],
+    owners: info ? info.owners.map((o) => ({ ...o })) : [],
+    knownToDirectory: info !== undefined,
+  };
+  const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
+  if (spId !== undefined) agent.servicePrincipalId = spId;
+  if (info?.applicationObjectId !== undefined) agent.applicationObjectId = info.applicationObjectId;
+  const displayName = info?.displayName ?? principal.appDisplayName;
+  if (displayName !== undefined) agent.displayName = displayName;
+  if (principal.userId !== undefined) agent.userId = principal.userId;
+  if (principal.userPrincipalName !== undefined) agent.userPrincipalName = principal.userPrincipalName;
+  if (info?.multiTenant !== undefined) agent.multiTenant = info.multiTenant;
+  if (info?.agentIdentity !== undefined) agent.agentIdentity = info.agentIdentity;
+
+  // Held: only when the operation is known and the directory knows the principal; otherwise "cannot tell"
+  // (null) so that rules decide explicitly what an unknown means instead of an accidental allow.
+  let held: boolean | null = null;
+  let used: string | undefined;
+  if (operation.known && req.anyOf.length > 0 && effective) {
+    // A permission counts only with one of its AlsoRequires companions, when it has any.
+    const satisfied = (p: string, i: number): boolean => {
+      if (!heldIn(effective, scheme, p)) return false;
+      const extra = req.alsoRequires[i] ?? [];
+      return extra.length === 0 || extra.some((x) => heldIn(effective, scheme, x));
+    };
+    used = req.anyOf.find(satisfied);
+    held = used !== undefined;
+  }
+  const inToken =
+    operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? req.anyOf.some((p) => tokenSet.has(fold(p))) : null);
+  const revokedInToken = effective ? req.anyOf.filter((p) => tokenSet.has(fold(p)) && !heldIn(effective, scheme, p)) : [];
+  if (used === undefined && !effective) used = req.anyOf.find((p) => tokenSet.has(fold(p)));
+
+  let firstUse: boolean | null = null;
+  if (context.usage && used !== undefined) firstUse = !context.usage.has(agentKey(principal), used);
+
+  // Target: resolve the object and related ids through the directory (ids keep their case, §4.2).
+  const relatedIds = operation.target.relatedIds ? [...operation.target.relatedIds] : [];
+  const objects: TargetObjectFact[] = [];
+  const targetId = operation.target.id;
+  let targetObj: DirectoryObjectInfo | undefined;
+  if (view) {
+    if (targetId !== undefined) {
+      targetObj = view.object(principal.tenantId, targetId);
+      if (targetObj) objects.push(objectFact(targetObj));
+    }
+    for (const id of relatedIds) {
+      const o = view.object(principal.tenantId, id);
+      if (o) objects.push(objectFact(o));
+    }
+  }
+  const callerIds = new Set([spId, principal.userId, info?.applicationObjectId].filter((x): x is string => x !== undefined));
+  const owns = (o: TargetObjectFact): boolean =>
+    (effective?.owns.has(o.id) ?? false) || (o.owners ?? []).some((id) => callerIds.has(id));
+  const primary = targetObj ? objects[0] : undefined;
+  const callerOwnApp =
+    primary !== undefined &&
+    (primary.appId === principal.appId || primary.id === info?.applicationObjectId || primary.id === spId);
+  const viaMe = operation.target.viaMe === true;
+  const isCaller =
+    viaMe || (targetId !== undefined && (targetId === principal.userId || (primary !== undefined && callerOwnApp)));
+
+  const activeRoles = (effective?.activeRoles ?? []).map(roleFact);
+  const eligibleRoles = (effective?.eligibleRoles ?? []).map(roleFact);
+
+  const target: DecisionFacts['target'] = {
+    type: operation.target.type,
+    relatedIds,
+    viaMe,
+    isCaller,
+    knownToDirectory: targetObj !== undefined,
+    objects,
+    privilegedRole: objects.some((o) => (o.type === 'roleDefinition' || o.type === 'directoryRole') && o.privileged === true),
+    roleAssignableGroup: objects.some((o) => o.type === 'group' && o.roleAssignable === true),
+    holdsControlPlane: primary?.holdsControlPlane === true,
+    callerOwnsTarget: primary !== undefined && owns(primary),
+    callerOwnApp,
+  };
+  if (targetId !== undefined) target.id = targetId;
+  if (operation.target.idKind !== undefined) target.idKind = operation.target.idKind;
+
+  return {
+    v: 1,
+    at: context.now.toISOString(),
+    agent,
+    token: {
+      tokenId: principal.tokenId,
+      claimsDigest: claimsDigest(principal),
+      clientAuth: principal.clientAuth,
+      issuedAt: principal.issuedAt,
+      expiresAt: principal.expiresAt,
+      permissions: [...tokenPerms],
+      wids: [...principal.wids],
+    },
+    operation: {
+      method: operation.method.toUpperCase(),
+      version: operation.version,
+      path: operation.path,
+      template: operation.template,
+      known: operation.known,
+      action: operation.action,
+      tier: operation.tier,
+      scheme,
+      needs: [...req.anyOf],
+      alsoRequires: req.alsoRequires.map((g) => [...g]),
+      select: [...operation.related.select],
+      expand: [...operation.related.expand],
+      isBatch: operation.isBatch,
+    },
+    target,
+    permissions: {
+      held,
+      inToken,
+      revokedInToken,
+      ...(used !== undefined ? { used } : {}),
+      usedVia: used !== undefined ? provenance(heldEntry(effective, used)) : [],
+      firstUse,
+      holds: effective ? [...effective.graph.keys()].sort() : [],
+      activeRoles,
+      eligibleRoles,
+      latentPrivilege: eligibleRoles.length > 0,
+      privilegedRoleActive: activeRoles.some((r) => r.privileged),
+    },
+    directory: view ? { snapshotId: view.snapshotId, takenAt: view.takenAt } : null,
+    risk: context.risk ? { score: context.risk.score, flags: [...context.risk.flags] } : null,
+  };
+}
