@@ -14,6 +14,9 @@ interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  sync: { summary: 'read the Entra tenant(s) through Graph and save the directory snapshot', load: () => import('./sync.js') },
+  permissions: { summary: "show an agent's effective permissions with provenance", load: () => import('./permissions.js') },
+  report: { summary: 'directory posture report (text, JSON or HTML)', load: () => import('./report.js') },
 };
 
 export function usage(): string {

@@ -430,9 +430,22 @@ function tierOf(refs: ReferenceData, scheme: HeldPermission['scheme'], name: str
   return (scheme === 'Application' ? refs.appRoleTier.get(name) : refs.scopeTier.get(name)) ?? 'Unclassified';
 }
 
-function permissionCaps(b: CapabilityBuilder, refs: ReferenceData, p: HeldPermission): void {
+// Delegated mail/files/directory-read scopes reach only what the signed-in user can reach (their own
+// mailbox, files shared with them), never "any": only role- or owner-backed directory writes widen.
+const SELF_BOUND = new Set(['read-mail', 'send-mail', 'read-files', 'write-files', 'read-directory']);
+
+function permissionCaps(b: CapabilityBuilder, refs: ReferenceData, p: HeldPermission, userId?: string): void {
   const resources: 'any' | readonly string[] = p.limitedTo ?? 'any';
-  for (const [re, actions] of PERMISSION_CAPS) if (re.test(p.permission)) for (const a of actions) b.add(a, resources, p.via, false, tierOf(refs, p.scheme, p.permission));
+  for (const [re, actions] of PERMISSION_CAPS) {
+    if (!re.test(p.permission)) continue;
+    for (const a of actions) {
+      if (p.scheme === 'DelegatedWork' && SELF_BOUND.has(a)) {
+        if (userId && (a === 'read-mail' || a === 'send-mail')) b.add(a, [userId], p.via, false, tierOf(refs, p.scheme, p.permission));
+        continue;
+      }
+      b.add(a, resources, p.via, false, tierOf(refs, p.scheme, p.permission));
+    }
+  }
   const label = refs.displayName.get(`${p.scheme}:${p.permission}`);
   b.addGraph({
     action: 'graph-permission',
@@ -560,7 +573,7 @@ export function effectiveForDelegated(
     withheld.push({ permission: scope, reason: 'user-lacks-role', via });
   }
   const b = new CapabilityBuilder();
-  for (const p of graph.values()) permissionCaps(b, refs, p);
+  for (const p of graph.values()) permissionCaps(b, refs, p, user.id);
   finishRoles(b, t, refs, roles);
   ownershipCaps(b, t, owned);
   return { graph, activeRoles: roles.active, eligibleRoles: roles.eligible, owns: new Set(owned.all), subject, withheld, capabilities: b.build() };

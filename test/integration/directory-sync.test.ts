@@ -1,11 +1,11 @@
 // The directory connector against the project's Entra + Graph emulator: msal-node client
 // credentials, full sync of every object kind, delta refresh with drift, throttling storms,
 // and a failed sync that must leave the last good snapshot in place.
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDirectory, type Directory, type DirectoryEvent } from '../../src/directory/index.js';
+import { createDirectory, DELTA_FILE, type Directory, type DirectoryEvent } from '../../src/directory/index.js';
 import { DRIFT_FILE, type StoredDriftEvent } from '../../src/directory/drift.js';
 import { SNAPSHOT_FILE } from '../../src/directory/snapshot.js';
 import { startEmulator, type Emulator, type EmulatorTenant } from '../../src/emulator/index.js';
@@ -151,6 +151,19 @@ describe('directory sync against the emulator', () => {
     await directory.syncNow();
     const e = directory.view()?.effective(app(mail?.appId ?? '', mail?.servicePrincipalId));
     expect([...(e?.graph.keys() ?? [])]).toEqual(['Mail.Read']);
+  });
+
+  it('an expired delta token (410 syncStateNotFound) falls back to a full re-sync', async () => {
+    const file = join(stateDir, DELTA_FILE);
+    const state = JSON.parse(await readFile(file, 'utf8')) as Record<string, { links: Record<string, string> }>;
+    const entry = state[tenant.id];
+    expect(entry?.links.users).toMatch(/deltatoken=/i);
+    if (entry) for (const k of Object.keys(entry.links)) entry.links[k] = (entry.links[k] ?? '').replace(/(deltatoken=)[^&]+/i, '$1bogus');
+    await writeFile(file, JSON.stringify(state));
+    const summary = await directory.syncNow();
+    expect(summary.tenants[0]).toMatchObject({ ok: true, mode: 'full' });
+    const mail = tenant.agents['mail-summarizer'];
+    expect([...(directory.view()?.effective(app(mail?.appId ?? '', mail?.servicePrincipalId))?.graph.keys() ?? [])]).toEqual(['Mail.Read']);
   });
 
   it('a throttling storm (429 + Retry-After) is ridden out with the advertised delays', async () => {

@@ -88,6 +88,8 @@ describe('delegated effective permissions', () => {
     expect(e?.graph.get('Mail.Read')?.via[0]).toMatchObject({ kind: 'oauth2PermissionGrant', id: 'gr-all' });
     // Files.Read.All is granted on another resource, not Graph.
     expect(e?.graph.has('Files.Read.All')).toBe(false);
+    // Delegated Mail.Read reaches the signed-in user's own mailbox, not every mailbox.
+    expect(e?.capabilities?.find((c) => c.action === 'read-mail')).toMatchObject({ resources: ['u-admin'], description: 'read 1 mailbox' });
   });
 
   it('intersects scopes with the user’s roles: a role-backed scope is held with the role in its provenance', () => {
