@@ -172,11 +172,17 @@ function deepFreeze<T>(v: T): T {
 }
 
 /** Builds an immutable snapshot from raw data; `takenAt` is passed in (no clock here). */
+/** The canonical text of each snapshot's data, kept aside so saving does not serialise twice. */
+const canonicalText = new WeakMap<Snapshot, string>();
+
 export function createSnapshot(raw: SnapshotData, takenAt: string, opts: { freeze?: boolean } = {}): Snapshot {
   const data = normaliseData(raw);
   if (opts.freeze !== false) deepFreeze(data);
-  const id = hashData(data);
-  return buildSnapshot(data, id, takenAt);
+  const text = canonicalJson(data);
+  const id = createHash('sha256').update(text).digest('hex');
+  const snap = buildSnapshot(data, id, takenAt);
+  canonicalText.set(snap, text);
+  return snap;
 }
 
 function buildSnapshot(data: SnapshotData, id: string, takenAt: string): Snapshot {
@@ -197,10 +203,14 @@ export async function saveSnapshot(stateDir: string, snap: Snapshot): Promise<st
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const target = join(stateDir, SNAPSHOT_FILE);
   const tmp = `${target}.${process.pid}.${snap.id.slice(0, 12)}.tmp`;
-  const body: SnapshotFile = { schemaVersion: snap.schemaVersion, id: snap.id, takenAt: snap.takenAt, data: snap.data };
+  // Header first, canonical data last: loading can hash the data text without re-serialising it.
+  const header = `{"schemaVersion":${snap.schemaVersion},"id":${JSON.stringify(snap.id)},"takenAt":${JSON.stringify(snap.takenAt)},"data":`;
+  const data = canonicalText.get(snap) ?? canonicalJson(snap.data);
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(JSON.stringify(body));
+    await fh.writeFile(header);
+    await fh.writeFile(data);
+    await fh.writeFile('}');
     await fh.sync();
   } finally {
     await fh.close();
@@ -249,13 +259,17 @@ export async function loadSnapshot(stateDir: string, opts: { verifyHash?: boolea
   } catch {
     throw new SnapshotLoadError('directory snapshot is not valid JSON');
   }
+  const dataStart = text.indexOf(',"data":');
   if (parsed.schemaVersion !== SNAPSHOT_SCHEMA_VERSION) {
     throw new SnapshotLoadError(`directory snapshot schema version ${String(parsed.schemaVersion)} is not ${SNAPSHOT_SCHEMA_VERSION}`);
   }
   if (!parsed.data || !Array.isArray(parsed.data.tenants) || typeof parsed.id !== 'string') {
     throw new SnapshotLoadError('directory snapshot is malformed');
   }
-  if (opts.verifyHash !== false && hashData(parsed.data) !== parsed.id) {
+  // The data text as written is canonical; if someone rewrote the file otherwise, fall back to re-serialising.
+  const dataText = dataStart > 0 && text.endsWith('}') ? text.slice(dataStart + 8, -1) : undefined;
+  const actual = dataText !== undefined && dataText === dataText.trim() ? createHash('sha256').update(dataText).digest('hex') : undefined;
+  if (opts.verifyHash !== false && actual !== parsed.id && hashData(parsed.data) !== parsed.id) {
     throw new SnapshotLoadError('directory snapshot content does not match its hash');
   }
   return buildSnapshot(deepFreeze(parsed.data), parsed.id, parsed.takenAt);

@@ -52,6 +52,14 @@ describe('snapshot', () => {
     expect(loaded?.tenants.get(TENANT)?.users.get('u-admin')?.displayName).toBe('Ada Admin');
   });
 
+  it('accepts a snapshot file rewritten in another JSON layout when its content still matches', async () => {
+    const s = createSnapshot(data(), new Date(NOW).toISOString());
+    await saveSnapshot(dir, s);
+    const file = join(dir, SNAPSHOT_FILE);
+    await writeFile(file, JSON.stringify(JSON.parse(await readFile(file, 'utf8')), null, 2));
+    expect((await loadSnapshot(dir))?.id).toBe(s.id);
+  });
+
   it('returns undefined when nothing is saved and refuses tampered or foreign-version files', async () => {
     expect(await loadSnapshot(dir)).toBeUndefined();
     const s = createSnapshot(data(), new Date(NOW).toISOString());
