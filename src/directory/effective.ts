@@ -677,6 +677,7 @@ export function createDirectoryView(snap: Snapshot, opts: ViewOptions): Director
   };
 
   const spControlPlane = new Map<string, boolean>();
+  const groupCache = new Map<string, readonly string[]>();
   const controlPlaneOf = (t: TenantIndex, sp: ServicePrincipalRecord): boolean => {
     const k = `${t.data.tenantId}|${sp.id}`;
     let v = spControlPlane.get(k);
@@ -725,6 +726,18 @@ export function createDirectoryView(snap: Snapshot, opts: ViewOptions): Director
         multiTenant,
         agentIdentity: Boolean(sp?.agentIdentity ?? app?.agentIdentity),
       };
+    },
+    groupsOf(tenantId: string, objectId: string): readonly string[] | undefined {
+      const t = tenant(tenantId);
+      if (!t || !(t.users.has(objectId) || t.groups.has(objectId) || t.servicePrincipals.has(objectId))) return undefined;
+      const k = `${t.data.tenantId}|${objectId}`;
+      let v = groupCache.get(k);
+      if (!v) {
+        v = Object.freeze([...transitiveGroups(t, objectId).keys()].sort());
+        if (groupCache.size >= cacheSize) groupCache.clear();
+        groupCache.set(k, v);
+      }
+      return v;
     },
     object(tenantId: string, idOrKey: string): DirectoryObjectInfo | undefined {
       const t = tenant(tenantId);

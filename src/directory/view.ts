@@ -126,4 +126,6 @@ export interface DirectoryView {
   effective(principal: Principal): EffectivePermissions | undefined;
   /** A directory object by id, or by alternate key (appId for applications/service principals, role template id). */
   object(tenantId: string, idOrKey: string): DirectoryObjectInfo | undefined;
+  /** Ids of every group the object is a member of, directly or through nesting; undefined when unknown. */
+  groupsOf?(tenantId: string, objectId: string): readonly string[] | undefined;
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirectory, DELTA_FILE, type Directory, type DirectoryEvent } from '../../src/directory/index.js';
 import { DRIFT_FILE, type StoredDriftEvent } from '../../src/directory/drift.js';
 import { SNAPSHOT_FILE } from '../../src/directory/snapshot.js';
+import { transitiveGroups } from '../../src/directory/effective.js';
 import { startEmulator, type Emulator, type EmulatorTenant } from '../../src/emulator/index.js';
 import type { Principal } from '../../src/identity/principal.js';
 import { testPki } from '../support/pki.js';
@@ -151,6 +152,38 @@ describe('directory sync against the emulator', () => {
     await directory.syncNow();
     const e = directory.view()?.effective(app(mail?.appId ?? '', mail?.servicePrincipalId));
     expect([...(e?.graph.keys() ?? [])]).toEqual(['Mail.Read']);
+  });
+
+  it('PIM: an activation is active until its end, an ended one is not, eligibility stays latent; nesting cycles terminate', async () => {
+    const emuDir = emu.directory(tenant.id);
+    const pim = tenant.users.pim?.id ?? '';
+    const alice = tenant.users.alice?.id ?? '';
+    const t0 = Date.now();
+    emuDir.assignRole({ principalId: pim, roleDefinitionId: PRIV_ROLE_ADMIN, endDateTime: new Date(t0 + 3_600_000).toISOString() });
+    emuDir.assignRole({ principalId: alice, roleDefinitionId: GLOBAL_ADMIN, endDateTime: new Date(t0 - 60_000).toISOString() });
+    // A cycle: All Staff ⊃ Engineering ⊃ All Staff.
+    emuDir.addMember(tenant.groups.engineering?.id ?? '', tenant.groups['all-staff']?.id ?? '');
+    await directory.syncNow();
+    const view = directory.view();
+    if (!view) throw new Error('no view');
+    const client = tenant.agents['copilot-assistant'];
+    const as = (id: string): Principal => ({ ...app(client?.appId ?? ''), kind: 'delegated', userId: id });
+    const p = view.effective(as(pim));
+    expect(p?.activeRoles.map((r) => r.roleTemplateId)).toEqual([PRIV_ROLE_ADMIN]);
+    expect(p?.activeRoles[0]?.via[0]?.kind).toBe('pimActiveAssignment');
+    expect(p?.activeRoles[0]?.endDateTime).toBeDefined();
+    // Still eligible for Global Admin (latent); Privileged Role Admin is active, so not listed as latent.
+    expect(p?.eligibleRoles.map((r) => r.roleTemplateId)).toEqual([GLOBAL_ADMIN]);
+    // Two hours later the activation has ended: the role is eligible again, not active.
+    const later = view.effectiveAt(as(pim), t0 + 2 * 3_600_000);
+    expect(later?.activeRoles).toEqual([]);
+    expect(later?.eligibleRoles.map((r) => r.roleTemplateId).sort()).toEqual([GLOBAL_ADMIN, PRIV_ROLE_ADMIN].sort());
+    // Alice's Global Admin assignment had already ended when read.
+    expect(view.effective(as(alice))?.activeRoles.map((r) => r.roleTemplateId)).toEqual([HELPDESK_ADMIN]);
+    const idx = view.snapshot.tenants.get(tenant.id.toLowerCase());
+    if (!idx) throw new Error('no tenant index');
+    const groups = [...transitiveGroups(idx, pim).keys()].sort();
+    expect(groups).toEqual([tenant.groups['all-staff']?.id, tenant.groups.engineering?.id].sort());
   });
 
   it('an expired delta token (410 syncStateNotFound) falls back to a full re-sync', async () => {

@@ -138,6 +138,9 @@ describe('view lookups', () => {
     expect(v.object(TENANT, 'app-obj-x')).toMatchObject({ type: 'application', holdsControlPlane: false });
     expect(v.object(TENANT, ROLE.globalAdmin)).toMatchObject({ type: 'roleDefinition', privileged: true, displayName: 'Global Administrator' });
     expect(v.object(TENANT, 'missing')).toBeUndefined();
+    expect(v.groupsOf?.(TENANT, 'u-guest')).toEqual(['g-a', 'g-b', 'g-c']);
+    expect(v.groupsOf?.(TENANT, 'sp-agent')).toEqual(['g-ra']);
+    expect(v.groupsOf?.(TENANT, 'missing')).toBeUndefined();
   });
 });
 
