@@ -22,6 +22,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   rules: { summary: 'validate a rules directory or run its policy tests', load: () => import('./rules.js') },
   audit: { summary: 'verify the hash-chained decision log', load: () => import('./audit.js') },
   explain: { summary: 'print the narrative of one decision, for auditors', load: () => import('./explain.js') },
+  sync: { summary: 'read the Entra tenant(s) through Graph and save the directory snapshot', load: () => import('./sync.js') },
+  permissions: { summary: "show an agent's effective permissions with provenance", load: () => import('./permissions.js') },
+  report: { summary: 'directory posture report (text, JSON or HTML)', load: () => import('./report.js') },
 };
 
 export function usage(): string {
