@@ -12,11 +12,23 @@ import { createMetrics, type Metrics } from './metrics/index.js';
 import { createForwarder } from './forward/index.js';
 import { createTokenVerifier, toVerifierOptions } from './token/index.js';
 import { createProxyHandler } from './server/proxy.js';
+import { createInspector } from './server/inspect.js';
+import { createClassifier } from './classify/index.js';
+import { createPolicyStore } from './policy/store.js';
+import { SHIPPED_RULES_DIR } from './policy/compile.js';
+import { createUsageStore } from './policy/usage-store.js';
+import { createAuditLog } from './audit/log.js';
+import { createDecider } from './decision/decider.js';
+import { createDirectory, type SyncSummary } from './directory/index.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createAdminHandler, type ReadinessCheck } from './server/admin.js';
 import { listen, type Listener } from './server/listen.js';
 
 export interface App {
   start(): Promise<{ proxyUrl: string; adminUrl: string }>;
+  /** Syncs the directory now (tests, the demo, `graphwarden sync`); undefined when no tenant is configured. */
+  syncDirectory(): Promise<SyncSummary | undefined>;
   stop(): Promise<void>;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -68,8 +80,82 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     bodyTimeoutMs: config.upstream.bodyTimeoutMs,
   });
 
+  const stateDir = config.state.dir;
+  const classifier = createClassifier({ maxUrlLength: config.server.maxUrlLength, maxBatchBytes: config.server.maxBodyBytes });
+
+  const policy = await createPolicyStore({
+    dir: config.policy.rulesDir ?? fileURLToPath(SHIPPED_RULES_DIR),
+    stateDir,
+    watch: config.policy.watch,
+    events: {
+      reloaded: (revision, rules) => {
+        metrics.ruleReloads.inc({ outcome: 'ok' });
+        logger.info({ revision, rules }, 'rules loaded');
+      },
+      reloadFailed: (errors) => {
+        metrics.ruleReloads.inc({ outcome: 'failed' });
+        logger.error({ errors }, 'rules change refused; the last good rule set stays in force');
+      },
+    },
+  });
+  const usage = await createUsageStore({ stateDir, events: { usageWriteFailed: (e) => logger.warn({ err: e.message }, 'permission-usage record could not be written') } });
+  const audit = await createAuditLog({
+    dir: path.join(stateDir, 'audit'),
+    failMode: config.audit.failMode,
+    fsync: config.audit.fsync,
+    events: {
+      auditWriteFailed: (error) => {
+        metrics.auditWriteFailures.inc();
+        logger.error({ error }, 'audit record could not be written');
+      },
+      auditFailOpen: () => {
+        metrics.failOpen.inc({ setting: 'audit.failMode' });
+        logger.warn('sensitive call let through without its audit record (audit.failMode: open)');
+      },
+    },
+  });
+  const decider = createDecider({
+    policy,
+    usage,
+    audit,
+    privacy: { includeToken: config.audit.includeToken, includeBody: config.audit.includeBody, pseudonymiseUserPrincipalName: config.audit.pseudonymiseUserPrincipalName },
+    events: {
+      decision: (e) => {
+        metrics.decisions.inc({ effect: e.effect, enforced: e.enforced, reason: e.reasonCode });
+        if (e.shadow && e.wouldBe) metrics.shadowDecisions.inc({ would_be: e.wouldBe, reason: e.reasonCode });
+      },
+      decisionLatency: (sec) => metrics.decisionDuration.observe(sec),
+    },
+  });
+
+  const directory =
+    config.directory.tenants.length > 0
+      ? createDirectory({
+          ...config.directory,
+          stateDir: path.join(stateDir, 'directory'),
+          tenants: config.directory.tenants.map((t) => ({ ...t })),
+          now,
+          events: (e) => {
+            if (e.type === 'sync-finished') metrics.directorySyncs.inc({ tenant: e.tenantId, mode: e.mode, outcome: 'ok' });
+            if (e.type === 'sync-failed') {
+              metrics.directorySyncs.inc({ tenant: e.tenantId, mode: 'full', outcome: 'failed' });
+              logger.error({ tenant: e.tenantId, error: e.error }, 'directory sync failed; the last good snapshot stays in force');
+            }
+            if (e.type === 'snapshot-swapped' || e.type === 'snapshot-loaded') {
+              metrics.directoryObjects.set(e.objects);
+              logger.info({ snapshot: e.snapshotId, takenAt: e.takenAt, objects: e.objects }, 'directory snapshot in force');
+            }
+          },
+        })
+      : undefined;
+  if (!directory) logger.warn('no directory tenants configured: every agent is unknown to the directory and the rules treat it so');
+  metrics.sources.snapshotAgeMs = () => directory?.snapshotAgeMs();
+
+  const inspect = createInspector({ classifier, view: () => directory?.view(), decider, now });
+
   const proxyHandler = createProxyHandler({
     authenticate: (h) => tokens.verify(h),
+    inspect,
     forwarder,
     metrics,
     logger,
@@ -90,6 +176,30 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         return { ready: tokens.ready(), detail: { keysAgeMs: ages } };
       },
     },
+    {
+      name: 'rules',
+      check: () => {
+        const st = policy.status();
+        // A refused change keeps the last good set in force: still ready, but say so.
+        return { ready: true, detail: { revision: st.revision, rules: st.rules, mode: st.mode, lastChangeRefused: !st.ok, ...(st.lastError ? { lastError: st.lastError } : {}) } };
+      },
+    },
+    {
+      name: 'directory',
+      check: () => {
+        if (!directory) return { ready: true, detail: 'not configured: agents are unknown to the directory' };
+        const v = directory.view();
+        const age = directory.snapshotAgeMs();
+        return { ready: v !== undefined, detail: v ? { snapshot: v.snapshotId, takenAt: v.takenAt, ageSeconds: Math.round((age ?? 0) / 1000) } : 'no snapshot yet' };
+      },
+    },
+    {
+      name: 'audit',
+      check: () => {
+        const st = audit.status();
+        return { ready: st.ok || config.audit.failMode === 'open', detail: { seq: st.seq, failures: st.failures, ...(st.lastError ? { lastError: st.lastError } : {}) } };
+      },
+    },
   ];
   const adminHandler = createAdminHandler({ registry: metrics.registry, checks, logger });
 
@@ -99,6 +209,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   return {
     metrics,
     logger,
+    syncDirectory: async () => directory?.syncNow(),
     async start() {
       const tls = config.server.tls.enabled
         ? { certPem: await readPem(config.server.tls.cert, 'server.tls.cert'), keyPem: await readPem(config.server.tls.key, 'server.tls.key') }
@@ -109,6 +220,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         { host: config.server.listen.host, port: config.server.listen.port, tls, requestTimeoutMs: config.server.requestTimeoutMs, keepAliveTimeoutMs: config.server.keepAliveTimeoutMs },
         proxyHandler,
       );
+      // The last persisted snapshot serves at once; the first sync runs in the background.
+      await directory?.start();
       // Keys load in the background; /readyz stays not-ready until they are in.
       tokens.preload().then(
         () => logger.info({ tenants: config.identity.allowedTenants.length }, 'signing keys loaded'),
@@ -121,6 +234,9 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       const grace = config.server.shutdownGraceMs;
       await Promise.all([proxyListener?.close(grace), adminListener?.close(0)]);
       tokens.close();
+      policy.close();
+      await directory?.close();
+      await audit.close();
       await forwarder.close();
       await authorityDispatcher?.close();
     },

@@ -1,6 +1,7 @@
 /** The validated, defaulted, frozen configuration the composition root hands to each module. */
 import type { SecretRef } from './secrets.js';
 import type { TokenConfig } from '../token/config.js';
+import type { DirectoryConfig } from '../directory/config.js';
 
 export interface ListenConfig {
   host: string;
@@ -35,4 +36,7 @@ export interface Config {
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; accessLog: boolean };
   state: { dir: string };
+  policy: { rulesDir?: string; watch: boolean };
+  audit: { failMode: 'closed' | 'open'; fsync: boolean; includeToken: boolean; includeBody: boolean; pseudonymiseUserPrincipalName: boolean };
+  directory: Omit<DirectoryConfig, 'stateDir'>;
 }
