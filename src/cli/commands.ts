@@ -14,6 +14,7 @@ interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  emulator: { summary: 'run the local Entra + Graph emulator (synthetic tenants, test agents)', load: () => import('./emulator.js') },
 };
 
 export function usage(): string {
