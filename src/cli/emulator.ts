@@ -35,14 +35,21 @@ function intOption(name: string, raw: string | undefined, def: number): number {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  let parsed;
+  try {
+    parsed = parseArgs({
     args,
     options: {
       port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, seed: { type: 'string', default: 'graphwarden' },
       size: { type: 'string' }, tenants: { type: 'string' }, 'latency-ms': { type: 'string' }, 'throttle-every': { type: 'string' },
       'retry-after': { type: 'string' }, 'public-url': { type: 'string' }, certs: { type: 'string' }, 'ca-out': { type: 'string' },
     },
-  });
+    });
+  } catch (e) {
+    console.error(`graphwarden emulator: ${(e as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  const { values } = parsed;
   let port: number, size: number, tenants: number, latencyMs: number, throttleEvery: number, retryAfter: number;
   try {
     port = intOption('port', values.port, 0);
