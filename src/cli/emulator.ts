@@ -38,12 +38,12 @@ export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-    args,
-    options: {
-      port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, seed: { type: 'string', default: 'graphwarden' },
-      size: { type: 'string' }, tenants: { type: 'string' }, 'latency-ms': { type: 'string' }, 'throttle-every': { type: 'string' },
-      'retry-after': { type: 'string' }, 'public-url': { type: 'string' }, certs: { type: 'string' }, 'ca-out': { type: 'string' },
-    },
+      args,
+      options: {
+        port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, seed: { type: 'string', default: 'graphwarden' },
+        size: { type: 'string' }, tenants: { type: 'string' }, 'latency-ms': { type: 'string' }, 'throttle-every': { type: 'string' },
+        'retry-after': { type: 'string' }, 'public-url': { type: 'string' }, certs: { type: 'string' }, 'ca-out': { type: 'string' },
+      },
     });
   } catch (e) {
     console.error(`graphwarden emulator: ${(e as Error).message}\n\n${usage}`);

@@ -988,6 +988,14 @@ route('GET', 'directoryRoles/{id}/members', both(P.roleRead), (ctx) => {
 
 route('GET', 'organization', { app: [...P.org], user: [...P.orgUser] }, (ctx) => listArray(ctx, 'organization', [organization(ctx)]));
 route('GET', 'organization/{id}', { app: [...P.org], user: [...P.orgUser] }, (ctx) => (ctx.params.id === ctx.caller.tenant.tenant.id ? entity(ctx, 'organization', organization(ctx)) : notFound(ctx, ctx.params.id!)));
+route('POST', 'directoryObjects/getByIds', both([...P.userRead, ...P.groupRead, ...P.appRead]), (ctx) => {
+  const b = asObj(ctx.req.body);
+  const ids = b?.ids;
+  if (!Array.isArray(ids) || ids.length > 1000 || ids.some((x) => typeof x !== 'string')) return badRequest(ctx, 'ids must be an array of at most 1000 object ids.');
+  const types = Array.isArray(b?.types) ? (b.types as unknown[]).map((t) => `#microsoft.graph.${String(t)}`.toLowerCase()) : undefined;
+  const found = (ids as string[]).map((id) => typed(ctx.dir, id)).filter((o): o is Obj => !!o && (!types || types.includes(String(o['@odata.type']).toLowerCase())));
+  return ok({ '@odata.context': context(ctx, 'directoryObjects'), value: found });
+});
 route('GET', 'directoryObjects/{id}', both([...P.userRead, ...P.groupRead, ...P.appRead]), (ctx) => {
   const o = typed(ctx.dir, ctx.params.id!);
   return o ? entity(ctx, 'directoryObjects', o) : notFound(ctx, ctx.params.id!);

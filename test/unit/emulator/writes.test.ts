@@ -83,6 +83,15 @@ describe('emulated Graph writes', () => {
     expect(run(reader, 'POST', 'oauth2PermissionGrants', { clientId: app.servicePrincipalId }).status).toBe(403);
   });
 
+  it('directoryObjects/getByIds returns the known objects of the requested types', () => {
+    const reader = appCaller(ts, 'graphwarden-connector');
+    const ids = [ts.tenant.users.alice!.id, ts.tenant.groups.engineering!.id, '00000000-0000-4000-8000-000000000000'];
+    const all = run(reader, 'POST', 'directoryObjects/getByIds', { ids }).body as { value: Array<Record<string, unknown>> };
+    expect(all.value.map((o) => o['@odata.type'])).toEqual(['#microsoft.graph.user', '#microsoft.graph.group']);
+    const groups = run(reader, 'POST', 'directoryObjects/getByIds', { ids, types: ['group'] }).body as { value: Array<Record<string, unknown>> };
+    expect(groups.value.map((o) => o.id)).toEqual([ts.tenant.groups.engineering!.id]);
+  });
+
   it('removePassword deletes the credential and the secret stops working', () => {
     const app = ts.tenant.apps['long-lived']!;
     const cred = run(over, 'POST', `applications/${app.applicationObjectId}/addPassword`, { passwordCredential: { displayName: 'tmp', endDateTime: '2030-01-01T00:00:00Z' } }).body as { keyId: string; secretText: string; endDateTime: string };
