@@ -1057,7 +1057,13 @@ export function handleGraphRequest(state: EmulatorState, caller: Caller, req: Gr
   }
   const norm = normalise(dir, segments);
   if (!norm || !norm.length) return graphError(400, 'BadRequest', 'Invalid request.', req.headers, now);
-  const m = matchRoute(req.method, norm);
+  let m = matchRoute(req.method, norm);
+  // `…/members/$count` and friends: count a navigation list through its own route.
+  let countNav = false;
+  if (!m && req.method === 'GET' && norm.length > 2 && norm[norm.length - 1] === '$count') {
+    m = matchRoute('GET', norm.slice(0, -1));
+    countNav = !!m && !('methodNotAllowed' in m);
+  }
   if (!m) return graphError(400, 'BadRequest', `Resource not found for the segment '${norm[norm.length - 1] ?? ''}'.`, req.headers, now);
   if ('methodNotAllowed' in m) return graphError(405, 'Request_BadRequest', `The request method '${req.method}' is not supported for this resource.`, req.headers, now);
   const ctx: Ctx = { req: { ...req, segments: req.segments }, caller, dir, state, params: m.params, base: state.publicUrl };
@@ -1066,8 +1072,17 @@ export function handleGraphRequest(state: EmulatorState, caller: Caller, req: Gr
   const isSelf = caller.kind === 'delegated' && norm[0] === 'users' && target !== undefined && (target.toLowerCase() === caller.userId?.toLowerCase() || dir.userByKey(target)?.id === caller.userId);
   const acceptable = caller.kind === 'app' ? perms.app ?? [] : [...(perms.user ?? []), ...(isSelf ? perms.self ?? [] : [])];
   if (!acceptable.some((p) => caller.perms.has(p))) return graphError(403, 'Authorization_RequestDenied', DENIED, req.headers, now);
-  const resp = m.route.handler(ctx);
-  return resp;
+  if (countNav) {
+    if ((req.headers.consistencylevel ?? '').toLowerCase() !== 'eventual') return graphError(400, 'Request_BadRequest', "Count is not currently supported without the 'ConsistencyLevel: eventual' header.", req.headers, now);
+    const q = new URLSearchParams(req.query);
+    q.set('$count', 'true');
+    q.set('$top', '1');
+    q.delete('$skiptoken');
+    const listed = m.route.handler({ ...ctx, req: { ...ctx.req, query: q } });
+    const n = (listed.body as Obj | undefined)?.['@odata.count'];
+    return typeof n === 'number' ? { status: 200, text: String(n) } : listed;
+  }
+  return m.route.handler(ctx);
 }
 
 // ---- $batch ---------------------------------------------------------------------------------

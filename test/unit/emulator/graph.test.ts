@@ -78,6 +78,9 @@ describe('emulated Graph reads', () => {
     const g = run(`groups/${ts.tenant.groups['all-staff']!.id}?$expand=members`).body as Record<string, unknown>;
     expect((g.members as unknown[]).length).toBe(4);
     expect(run('users?$expand=manager').status).toBe(400);
+    const staff = ts.tenant.groups['all-staff']!.id;
+    expect(run(`groups/${staff}/transitiveMembers/$count`, { consistencylevel: 'eventual' }).text).toBe('6');
+    expect(run(`groups/${staff}/members/$count`).status).toBe(400);
   });
 
   it('lists role definitions from the shipped data with template ids and resource actions', () => {
