@@ -184,7 +184,8 @@ export function accessTokenClaims(i: AccessTokenInput): Record<string, unknown> 
   c.rh = `1.${opaque(40)}.`;
   if (i.kind === 'app') c.roles = i.roles ?? [];
   else c.scp = (i.scopes ?? []).join(' ');
-  c.sub = i.kind === 'app' ? i.servicePrincipalId : opaque(32);
+  // `sub` is pairwise: stable for one user and one client app, different across apps.
+  c.sub = i.kind === 'app' ? i.servicePrincipalId : createHash('sha256').update(`${i.user?.id ?? ''}:${i.appId}`).digest('base64url').slice(0, 43);
   c.tenant_region_scope = 'EU';
   c.tid = i.tenantId;
   if (i.kind === 'delegated' && i.user) {
