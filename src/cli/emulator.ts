@@ -25,7 +25,8 @@ it prints the seeded agents' client secrets and test users' passwords.
   --certs DIR         TLS certificate from DIR/server.crt and DIR/server.key
                       (without it: a new CA and certificate in memory; the CA is written
                       to --ca-out so clients can trust it)
-  --ca-out FILE       where to write that CA certificate (default: in the temp directory)`;
+  --ca-out FILE       where to write that CA certificate (default: in the temp directory);
+                      cert-agent's key and certificate are written next to it`;
 
 function intOption(name: string, raw: string | undefined, def: number): number {
   if (raw === undefined) return def;
@@ -102,6 +103,14 @@ export async function run(args: string[]): Promise<number> {
     for (const [name, a] of Object.entries(t.agents)) {
       const cred = a.clientSecret ? `secret ${a.clientSecret}` : a.certificate ? `certificate sha256 ${a.certificate.thumbprintSha256Hex}` : 'public client (ROPC)';
       out.push(`    ${name.padEnd(22)} ${a.appId}  ${cred}  ${a.appRoles.join(', ') || '(delegated)'}`);
+    }
+    const cert = t.agents['cert-agent']?.certificate;
+    if (cert) {
+      // The certificate agent needs its private key to sign client assertions; write it next to the CA file.
+      const base = path.join(path.dirname(trust), `cert-agent.${t.primaryDomain}`);
+      await writeFile(`${base}.key`, cert.keyPem, { mode: 0o600 });
+      await writeFile(`${base}.crt`, cert.certPem, { mode: 0o644 });
+      out.push(`  cert-agent key and certificate: ${base}.key, ${base}.crt`);
     }
     out.push('  Users (UPN / password):');
     for (const [name, u] of Object.entries(t.users)) {
