@@ -52,6 +52,7 @@ export const ERRORS = {
   GW_ERR_UPSTREAM_TIMEOUT: { status: 504, graphCode: 'GatewayTimeout', description: 'Graph did not answer within the configured connect or headers timeout.' },
   GW_ERR_UPSTREAM_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'graphwarden cannot forward right now (shutting down or overloaded).' },
   GW_ERR_AUDIT_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'The audit log could not be written and the configuration says sensitive calls fail closed.' },
+  GW_ERR_DIRECTORY_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'No directory snapshot is loaded yet (none saved and the first sync has not finished); the call is refused (fail closed).' },
   GW_ERR_INTERNAL: { status: 500, graphCode: 'generalException', description: 'An unexpected graphwarden error; the call was not forwarded.' },
   GW_ERR_POLICY_INVALID: { status: 500, graphCode: 'generalException', description: 'The rules directory does not validate or compile at startup (later invalid changes keep the last good rules instead).' },
   GW_ERR_AUDIT_CORRUPT: { status: 500, graphCode: 'generalException', description: 'The audit log does not continue from its head anchor at startup (truncated or altered); run `graphwarden audit verify`.' },

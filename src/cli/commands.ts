@@ -13,10 +13,18 @@ interface CommandEntry {
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
+  serve: { summary: 'run the proxy and its admin listener from a config file', load: () => import('./serve.js') },
+  config: { summary: 'validate a config file or print the config JSON Schema', load: () => import('./config.js') },
+  demo: { summary: 'run the demo: emulated tenant, proxy and agents making real calls', load: () => import('./demo.js') },
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  token: { summary: 'verify or decode an Entra access token (why is it accepted or refused?)', load: () => import('../token/cli.js') },
+  classify: { summary: 'show the operation, permissions, target and tier graphwarden sees for a Graph call', load: () => import('./classify.js') },
   rules: { summary: 'validate a rules directory or run its policy tests', load: () => import('./rules.js') },
   audit: { summary: 'verify the hash-chained decision log', load: () => import('./audit.js') },
   explain: { summary: 'print the narrative of one decision, for auditors', load: () => import('./explain.js') },
+  sync: { summary: 'read the Entra tenant(s) through Graph and save the directory snapshot', load: () => import('./sync.js') },
+  permissions: { summary: "show an agent's effective permissions with provenance", load: () => import('./permissions.js') },
+  report: { summary: 'directory posture report (text, JSON or HTML)', load: () => import('./report.js') },
 };
 
 export function usage(): string {

@@ -27,6 +27,31 @@ export interface HeldPermission {
   permission: string;
   scheme: 'Application' | 'DelegatedWork';
   via: Provenance[];
+  /**
+   * Delegated only: set when the user's roles do not carry this scope tenant-wide and it works only on
+   * objects the user owns (these ids). Absent means no such limit.
+   */
+  limitedTo?: readonly string[];
+}
+
+/** A delegated scope granted to the client that the signed-in user cannot exercise (no role backs it). */
+export interface WithheldPermission {
+  permission: string;
+  reason: 'user-lacks-role';
+  via: Provenance[];
+}
+
+/** A normalised "what on which resources" entry, e.g. "add credentials to these 3 applications". */
+export interface Capability {
+  /** kebab-case action, e.g. 'add-credentials', 'change-group-membership', 'read-mail', 'graph-permission'. */
+  action: string;
+  description: string;
+  /** 'any' for tenant-wide, else the object ids (or "/administrativeUnits/{id}" scopes) it applies to. */
+  resources: 'any' | readonly string[];
+  tier: 'ControlPlane' | 'ManagementPlane' | 'UserAccess' | 'Unclassified';
+  /** True when it comes only from a PIM-eligible (not active) role. */
+  latent?: boolean;
+  via: Provenance[];
 }
 
 export interface HeldRole {
@@ -65,6 +90,14 @@ export interface EffectivePermissions {
   eligibleRoles: readonly HeldRole[];
   /** Object ids the principal owns (applications, service principals, groups). */
   owns: ReadonlySet<string>;
+  /** The directory object the answers are about (the SP for app-only, the user for delegated). */
+  subject?: { id: string; type: 'user' | 'servicePrincipal'; displayName?: string };
+  /** True when the SP or user is disabled in the directory: nothing is held. */
+  disabled?: boolean;
+  /** Delegated: granted scopes the user's roles do not let them exercise. */
+  withheld?: readonly WithheldPermission[];
+  /** Normalised "what on which resources", with provenance. */
+  capabilities?: readonly Capability[];
 }
 
 export interface DirectoryObjectInfo {
@@ -93,4 +126,6 @@ export interface DirectoryView {
   effective(principal: Principal): EffectivePermissions | undefined;
   /** A directory object by id, or by alternate key (appId for applications/service principals, role template id). */
   object(tenantId: string, idOrKey: string): DirectoryObjectInfo | undefined;
+  /** Ids of every group the object is a member of, directly or through nesting; undefined when unknown. */
+  groupsOf?(tenantId: string, objectId: string): readonly string[] | undefined;
 }

@@ -1,0 +1,99 @@
+// `npm run bench`: measures the emulator directly, a plain undici pass-through proxy, and
+// graphwarden (TLS off on its listener, token verification on and cached), all in this
+// run, with autocannon on loopback only. Each server runs in its own process so its CPU
+// time per request can be read exactly; the figure that matters is graphwarden's CPU per
+// request as a ratio of the pass-through's (target: at most 1.2).
+import { fork, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const TARGET = 1.2;
+
+if (!process.env.BENCH_PKI) {
+  // Node reads NODE_EXTRA_CA_CERTS only at start: make a CA, then run again trusting it.
+  const { writeLocalPki } = await import('../dist/certs/index.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-pki-'));
+  await writeLocalPki(dir);
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_PKI: dir, NODE_EXTRA_CA_CERTS: path.join(dir, 'ca.crt') },
+  });
+  process.exit(r.status ?? 1);
+}
+
+function start(script, env) {
+  const child = fork(path.join(here, script), { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  const cpu = () =>
+    new Promise((resolve) => {
+      child.once('message', (m) => resolve(m.usage.user + m.usage.system));
+      child.send('cpu');
+    });
+  const stop = () => new Promise((resolve) => { child.once('exit', resolve); child.send('stop'); });
+  return { ready, cpu, stop };
+}
+
+function load(url, token, duration) {
+  return autocannon({ url, connections: CONNECTIONS, duration, headers: { authorization: `Bearer ${token}` } });
+}
+
+const emu = start('child-emulator.mjs', {});
+const info = await emu.ready;
+const base = start('baseline-proxy.mjs', { BENCH_UPSTREAM: info.url });
+const gw = start('child-graphwarden.mjs', { BENCH_UPSTREAM: info.url, BENCH_TENANT: info.tenantId });
+const [baseInfo, gwInfo] = await Promise.all([base.ready, gw.ready]);
+const reqPath = process.env.BENCH_PATH ?? '/v1.0/users?$top=5&$select=id,displayName';
+
+const targets = [
+  { name: 'emulator (direct, TLS)', url: info.url + reqPath, proc: emu },
+  { name: 'undici pass-through', url: baseInfo.url + reqPath, proc: base, upstream: emu },
+  { name: 'graphwarden', url: gwInfo.url + reqPath, proc: gw, upstream: emu },
+];
+
+// Warm up every path (JIT, pools, token cache) before measuring.
+for (const t of targets) await load(t.url, info.token, 2);
+
+const rows = new Map(targets.map((t) => [t.name, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  const order = round % 2 === 0 ? targets : [...targets].reverse();
+  for (const t of order) {
+    const before = await t.proc.cpu();
+    const r = await load(t.url, info.token, DURATION);
+    const after = await t.proc.cpu();
+    const total = r.requests.total ?? r.requests.sent;
+    if (r.non2xx > 0 || r.errors > 0) console.error(`warning: ${t.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    rows.get(t.name).push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUsPerReq: (after - before) / Math.max(1, total), total });
+  }
+}
+
+const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const summary = targets.map((t) => {
+  const rs = rows.get(t.name);
+  return { name: t.name, rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUsPerReq: med(rs.map((r) => r.cpuUsPerReq)) };
+});
+const [direct, baseline, warden] = summary;
+const ratio = warden.cpuUsPerReq / baseline.cpuUsPerReq;
+
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`\nnode ${process.version}, ${os.cpus().length} cores, ${CONNECTIONS} connections, ${DURATION}s x ${ROUNDS} rounds, GET ${reqPath}\n`);
+console.log(pad('target', 26) + pad('req/s', 10) + pad('p50 ms', 9) + pad('p99 ms', 9) + 'CPU µs/req (server process)');
+for (const s of summary) console.log(pad(s.name, 26) + pad(Math.round(s.rps), 10) + pad(s.p50, 9) + pad(s.p99, 9) + Math.round(s.cpuUsPerReq));
+console.log(`\ngraphwarden / pass-through CPU per request: ${ratio.toFixed(2)}x (target ≤ ${TARGET}x) ${ratio <= TARGET ? 'OK' : 'OVER TARGET'}`);
+console.log(`graphwarden / pass-through req/s: ${(warden.rps / baseline.rps).toFixed(2)}x; emulator direct for reference: ${Math.round(direct.rps)} req/s`);
+
+const out = path.join(here, '..', '.bench-out');
+mkdirSync(out, { recursive: true });
+writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, path: reqPath, summary, ratio, raw: Object.fromEntries(rows) }, null, 2));
+await Promise.all([gw.stop(), base.stop()]);
+await emu.stop();
+process.exit(process.env.BENCH_STRICT && ratio > TARGET ? 1 : 0);

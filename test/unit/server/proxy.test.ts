@@ -1,0 +1,188 @@
+import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
+import zlib from 'node:zlib';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { createProxyHandler, type AuthOutcome, type ProxyDeps } from '../../../src/server/proxy.js';
+import { createForwarder } from '../../../src/forward/index.js';
+import { listen, type Listener } from '../../../src/server/listen.js';
+import { createMetrics } from '../../../src/metrics/index.js';
+import { createLogger } from '../../../src/log.js';
+import { startFakeUpstream, type FakeUpstream } from '../../support/upstream.js';
+import type { Principal } from '../../../src/identity/principal.js';
+
+const principal: Principal = {
+  kind: 'app', tenantId: 't', appId: 'app-1', servicePrincipalId: 'sp-1', roles: ['User.Read.All'], scopes: [], wids: [],
+  tokenId: 'uti', clientAuth: 'secret', tokenVersion: '1.0', issuedAt: 0, expiresAt: 9e9,
+};
+const okAuth = async (h: string | undefined): Promise<AuthOutcome> =>
+  h === 'Bearer good' ? { ok: true, principal, tokenDigest: 'd', claimsDigest: 'c', cached: false } : { ok: false, code: 'GW_ERR_TOKEN_SIGNATURE', message: 'The token signature is invalid.' };
+
+async function startProxy(upstreamUrl: string, extra: Partial<ProxyDeps> = {}, fwd: Partial<Parameters<typeof createForwarder>[0]> = {}) {
+  const metrics = createMetrics({ processMetrics: false });
+  const forwarder = createForwarder({ upstreamUrl, connections: 4, connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, ...fwd });
+  let n = 0;
+  const handler = createProxyHandler({
+    authenticate: okAuth, forwarder, metrics, logger: createLogger({ level: 'silent' }), now: () => Date.parse('2026-01-01T00:00:00Z'),
+    newId: () => `req-${++n}`, limits: { maxBodyBytes: 1024, maxUrlLength: 2048 }, publicUrl: 'https://proxy.test:8443', tlsEnabled: true, accessLog: false, ...extra,
+  });
+  const l = await listen({ host: '127.0.0.1', port: 0 }, handler);
+  return { l, metrics, forwarder };
+}
+
+let up: FakeUpstream;
+let proxy: { l: Listener; metrics: ReturnType<typeof createMetrics>; forwarder: ReturnType<typeof createForwarder> };
+beforeAll(async () => {
+  up = await startFakeUpstream();
+  proxy = await startProxy(up.url);
+});
+afterAll(async () => {
+  await proxy.l.close(0);
+  await proxy.forwarder.close();
+  await up.close();
+});
+beforeEach(() => {
+  up.requests.length = 0;
+  up.handler = (_r, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"value":[]}');
+  };
+});
+
+describe('proxy request path', () => {
+  it('refuses a call without a valid token with a Graph 401 and never forwards it', async () => {
+    const res = await request(`${proxy.l.url}/v1.0/users`, { headers: { authorization: 'Bearer bad', 'client-request-id': 'abc-123' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
+    expect(res.headers['client-request-id']).toBe('abc-123');
+    const body = (await res.body.json()) as { error: { code: string; innerError: Record<string, string> } };
+    expect(body.error.code).toBe('InvalidAuthenticationToken');
+    expect(body.error.innerError['request-id']).toBe(res.headers['request-id']);
+    expect(body.error.innerError['graphwarden-code']).toBe('GW_ERR_TOKEN_SIGNATURE');
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it('forwards the original request target, token and client-request-id; strips hop-by-hop and method overrides', async () => {
+    const res = await request(`${proxy.l.url}/v1.0/Users('A%40b.com')?$select=id`, {
+      headers: { authorization: 'Bearer good', 'client-request-id': 'cr-1', 'x-http-method-override': 'DELETE', 'accept-encoding': 'gzip' },
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.text();
+    // HTTP clients refuse to send custom Connection tokens, so speak raw HTTP/1.1 for that part.
+    const port = new URL(proxy.l.url).port;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1', () => {
+        sock.write(`GET /v1.0/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\nConnection: close, x-secret-hop\r\nX-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n`);
+      });
+      let text = '';
+      sock.on('data', (d) => (text += d.toString()));
+      sock.on('end', () => resolve(text));
+      sock.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1.1 200/);
+    expect(up.requests[1]!.headers['x-secret-hop']).toBeUndefined();
+    expect(up.requests[1]!.headers['keep-alive']).toBeUndefined();
+    const got = up.requests[0]!;
+    expect(got.method).toBe('GET');
+    expect(got.url).toBe("/v1.0/Users('A%40b.com')?$select=id");
+    expect(got.headers.authorization).toBe('Bearer good');
+    expect(got.headers['client-request-id']).toBe('cr-1');
+    expect(got.headers['x-http-method-override']).toBeUndefined();
+    expect(got.headers['accept-encoding']).toBe('identity');
+  });
+
+  it('streams a request body through and the answer back', async () => {
+    up.handler = (r, res) => {
+      res.writeHead(201, { 'content-type': 'application/json', location: `${up.url}/v1.0/groups/g1` });
+      res.end(JSON.stringify({ echoed: r.body.toString() }));
+    };
+    const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: '{"displayName":"x"}' });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers.location).toBe('https://proxy.test:8443/v1.0/groups/g1');
+    expect(await res.body.json()).toEqual({ echoed: '{"displayName":"x"}' });
+  });
+
+  it('rewrites paging links to the proxy, also when Graph compresses the body', async () => {
+    const page = JSON.stringify({ value: [{ id: '1' }], '@odata.nextLink': 'https://graph.microsoft.com/v1.0/users?$skiptoken=X' });
+    up.handler = (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(page));
+    };
+    const res = await request(`${proxy.l.url}/v1.0/users`, { headers: { authorization: 'Bearer good' } });
+    const body = (await res.body.json()) as Record<string, string>;
+    expect(body['@odata.nextLink']).toBe('https://proxy.test:8443/v1.0/users?$skiptoken=X');
+    expect(res.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('refuses a declared body over the limit without forwarding', async () => {
+    const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: 'x'.repeat(5000) });
+    expect(res.statusCode).toBe(413);
+    await res.body.text();
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it('refuses a chunked body that grows over the limit', async () => {
+    async function* gen() {
+      for (let i = 0; i < 10; i++) yield Buffer.alloc(300, 97);
+    }
+    const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good' }, body: Readable.from(gen()) });
+    expect(res.statusCode).toBe(413);
+    await res.body.text();
+    // If the upstream saw anything, it was cut short; it never got a complete oversize body.
+    for (const r of up.requests) expect(r.body.length).toBeLessThanOrEqual(1024);
+  });
+
+  it('refuses an overlong URL with 414', async () => {
+    const res = await request(`${proxy.l.url}/v1.0/users?$filter=${'a'.repeat(3000)}`, { headers: { authorization: 'Bearer good' } });
+    expect(res.statusCode).toBe(414);
+    await res.body.text();
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it('counts requests by outcome in metrics', async () => {
+    await (await request(`${proxy.l.url}/v1.0/users`, { headers: { authorization: 'Bearer bad' } })).body.text();
+    const text = await proxy.metrics.registry.metrics();
+    expect(text).toMatch(/graphwarden_requests_total\{method="GET",status="401",outcome="rejected"\} \d+/);
+    expect(text).toMatch(/graphwarden_token_rejections_total\{code="GW_ERR_TOKEN_SIGNATURE"\} \d+/);
+  });
+});
+
+describe('upstream failures become Graph errors', () => {
+  it('connection refused → 502 BadGateway envelope', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const p = await startProxy(`http://127.0.0.1:${port}`);
+    try {
+      const res = await request(`${p.l.url}/v1.0/users`, { headers: { authorization: 'Bearer good' } });
+      expect(res.statusCode).toBe(502);
+      const body = (await res.body.json()) as { error: { code: string } };
+      expect(body.error.code).toBe('BadGateway');
+    } finally {
+      await p.l.close(0);
+      await p.forwarder.close();
+    }
+  });
+
+  it('no response headers in time → 504 GatewayTimeout', async () => {
+    const stalled = await startFakeUpstream();
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    stalled.handler = (_r, res) => {
+      void released.then(() => res.end());
+    };
+    const p = await startProxy(stalled.url, {}, { headersTimeoutMs: 200 });
+    try {
+      const res = await request(`${p.l.url}/v1.0/users`, { headers: { authorization: 'Bearer good' } });
+      expect(res.statusCode).toBe(504);
+      const body = (await res.body.json()) as { error: { code: string } };
+      expect(body.error.code).toBe('GatewayTimeout');
+    } finally {
+      release();
+      await p.l.close(0);
+      await p.forwarder.close();
+      await stalled.close();
+    }
+  });
+});
