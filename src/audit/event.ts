@@ -29,7 +29,8 @@ export interface DecisionEventV1 {
 /** An event of the approvals workflow, appended to the same chain so `explain` shows it with the decision. */
 export interface ApprovalEventV1 {
   type: 'approval';
-  v: 1;
+  /** Format version; absent means 1 (the approvals module's events are appended as they are). */
+  v?: 1;
   approvalId: string;
   decisionId?: string;
   /** e.g. requested, approved, denied, expired, used, abandoned, override-created, override-expired. */

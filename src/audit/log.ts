@@ -260,3 +260,16 @@ export async function createAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   const start: AuditHead = last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS };
   return new Log(fh, opts, start, size);
 }
+
+/**
+ * For producers that only need "written or not" (e.g. the approvals module's audit port): resolves when
+ * the event is durable, rejects when the append failed, so the producer's own failure counting works.
+ */
+export function rejectingAppender(log: AuditLog): { append(event: AuditEvent): Promise<void> } {
+  return {
+    async append(event) {
+      const r = await log.append(event);
+      if (!r.ok) throw new Error(r.error);
+    },
+  };
+}

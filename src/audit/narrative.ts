@@ -88,6 +88,7 @@ export function narrate(input: NarrativeInput): string {
   L.push(`  The agent ${name}(application id ${a.appId}${a.servicePrincipalId ? `, service principal ${a.servicePrincipalId}` : ''}) in tenant ${a.tenantId} called Microsoft Graph.`);
   if (a.kind === 'app') L.push('  It used an app-only token: it acted as itself, with its own application permissions, not on behalf of a signed-in person.');
   else L.push(`  It used a delegated token: it acted on behalf of the signed-in user ${a.userPrincipalName ?? '(name not recorded)'} (user object id ${a.userId ?? 'unknown'}), within that user's own rights.`);
+  if (a.disabled) L.push('  The directory shows this agent (or its signed-in user) as disabled: it holds no permissions.');
   if (!a.knownToDirectory) L.push('  The directory snapshot did not know this agent (it may be new since the last directory sync, or from outside the tenant), so its permissions could not be checked against the directory.');
   if (a.owners.length > 0) L.push(`  People and objects accountable for it (its owners in the directory): ${a.owners.map((o) => `${o.displayName ?? o.id} (${o.type} ${o.id})`).join(', ')}.`);
   else if (a.knownToDirectory) L.push('  It has no owners in the directory: nobody is named as accountable for it.');
@@ -150,6 +151,7 @@ export function narrate(input: NarrativeInput): string {
   if (p.held === true) L.push(`  The directory grants what the call needs: ${p.used ?? '(permission)'} through ${via(p.usedVia)}.`);
   else if (p.held === false) L.push(`  The directory does not currently grant any permission this call needs${p.revokedInToken.length > 0 ? `. The token still carries ${p.revokedInToken.join(', ')}, which the directory no longer grants (revoked after the token was issued)` : ''}.`);
   else L.push('  Whether the directory grants what the call needs could not be told (unknown operation, unknown agent, or no directory).');
+  if (p.withheld.length > 0) L.push(`  The app was granted ${p.withheld.join(', ')} for this user, but the user's own directory roles do not allow it, so it cannot be used.`);
   if (p.firstUse === true) L.push(`  This was the first time the agent used ${p.used ?? 'this permission'} through graphwarden.`);
   if (p.activeRoles.length > 0) L.push(`  Directory roles active now: ${p.activeRoles.map(role).join(' | ')}.`);
   if (p.eligibleRoles.length > 0) L.push(`  Roles it may activate through Privileged Identity Management (latent privilege, not active): ${p.eligibleRoles.map(role).join(' | ')}.`);

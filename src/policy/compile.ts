@@ -225,6 +225,7 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
         case 'user': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.userId)); break; }
         case 'tenant': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.tenantId)); break; }
         case 'unknownToDirectory': preds.push(boolPred(v, (f) => !f.agent.knownToDirectory)); break;
+        case 'disabled': preds.push(boolPred(v, (f) => f.agent.disabled)); break;
         case 'multiTenant': preds.push(boolPred(v, (f) => f.agent.multiTenant === true)); break;
         case 'agentIdentity': preds.push(boolPred(v, (f) => f.agent.agentIdentity === true)); break;
         default: errors.push(`${where}.agent: unknown selector '${k}'`);
@@ -278,6 +279,7 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
         }
         case 'inToken': preds.push(boolPred(v, (f) => f.permissions.inToken === true)); break;
         case 'revokedInToken': preds.push(boolPred(v, (f) => f.permissions.revokedInToken.length > 0)); break;
+        case 'withheld': preds.push(boolPred(v, (f) => f.permissions.withheld.length > 0)); break;
         // firstUse only matches when the usage store gave an answer: "don't know" is never "first".
         case 'firstUse': { const want = v === true; preds.push((f) => f.permissions.firstUse !== null && f.permissions.firstUse === want); break; }
         case 'holds': { const m = globAny(v as StrList); preds.push((f) => m(f.permissions.holds)); break; }

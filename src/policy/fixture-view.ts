@@ -5,7 +5,7 @@
 import type { Principal } from '../identity/principal.js';
 import type { AgentInfo, DirectoryObjectInfo, DirectoryView, EffectivePermissions, HeldPermission, HeldRole, Provenance } from '../directory/view.js';
 
-type PermSpec = string | { permission: string; via?: Provenance[] };
+type PermSpec = string | { permission: string; via?: Provenance[]; limitedTo?: string[] };
 
 interface RoleSpec {
   displayName: string;
@@ -29,6 +29,8 @@ export interface FixtureAgent {
   agentIdentity?: boolean;
   /** Application permissions held now. */
   permissions?: PermSpec[];
+  /** The service principal is disabled: nothing is held. */
+  disabled?: boolean;
   activeRoles?: RoleSpec[];
   eligibleRoles?: RoleSpec[];
   owns?: string[];
@@ -39,6 +41,10 @@ export interface FixtureDelegation {
   userId: string;
   /** Delegated scopes granted to this app for this user. */
   permissions?: PermSpec[];
+  /** Granted scopes the user's roles do not let them exercise. */
+  withheld?: string[];
+  /** The user is disabled: nothing is held. */
+  disabled?: boolean;
   activeRoles?: RoleSpec[];
   eligibleRoles?: RoleSpec[];
   owns?: string[];
@@ -66,7 +72,8 @@ function perms(specs: PermSpec[] | undefined, scheme: HeldPermission['scheme'], 
       typeof s === 'string' || !s.via
         ? [{ kind: scheme === 'Application' ? 'appRoleAssignment' : 'oauth2PermissionGrant', id: `${source}:${permission}`, description: `${permission} granted in fixture` } as Provenance]
         : s.via;
-    m.set(permission, { permission, scheme, via });
+    const limitedTo = typeof s === 'string' ? undefined : s.limitedTo;
+    m.set(permission, { permission, scheme, via, ...(limitedTo ? { limitedTo } : {}) } as HeldPermission);
   }
   return m;
 }
@@ -116,23 +123,29 @@ export function createFixtureView(fixture: DirectoryFixture): DirectoryView {
       if (principal.kind === 'app') {
         const a = findAgent(principal.tenantId, principal.appId);
         if (!a) return undefined;
-        return {
-          graph: perms(a.permissions, 'Application', a.servicePrincipalId ?? a.appId),
+        const e: EffectivePermissions & { disabled?: boolean } = {
+          graph: a.disabled ? new Map() : perms(a.permissions, 'Application', a.servicePrincipalId ?? a.appId),
           activeRoles: roles(a.activeRoles),
           eligibleRoles: roles(a.eligibleRoles),
           owns: new Set(a.owns ?? []),
+          ...(a.disabled ? { disabled: true } : {}),
         };
+        return e;
       }
       const d = (fixture.delegated ?? []).find(
         (x) => x.appId.toLowerCase() === principal.appId.toLowerCase() && x.userId.toLowerCase() === (principal.userId ?? '').toLowerCase(),
       );
       if (!d) return findAgent(principal.tenantId, principal.appId) ? { graph: new Map(), activeRoles: [], eligibleRoles: [], owns: new Set() } : undefined;
-      return {
-        graph: perms(d.permissions, 'DelegatedWork', `${d.appId}/${d.userId}`),
+      const withheld = (d.withheld ?? []).map((permission) => ({ permission, reason: 'user-lacks-role', via: [] }));
+      const e: EffectivePermissions & { disabled?: boolean; withheld?: typeof withheld } = {
+        graph: d.disabled ? new Map() : perms(d.permissions, 'DelegatedWork', `${d.appId}/${d.userId}`),
         activeRoles: roles(d.activeRoles),
         eligibleRoles: roles(d.eligibleRoles),
         owns: new Set(d.owns ?? []),
+        ...(d.disabled ? { disabled: true } : {}),
+        ...(withheld.length > 0 ? { withheld } : {}),
       };
+      return e;
     },
     object(_tenantId, idOrKey) {
       return objects.get(idOrKey.toLowerCase());

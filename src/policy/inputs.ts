@@ -99,6 +99,8 @@ export interface DecisionFacts {
     userId?: string;
     userPrincipalName?: string;
     knownToDirectory: boolean;
+    /** The agent's service principal (or the signed-in user) is disabled in the directory. */
+    disabled: boolean;
     multiTenant?: boolean;
     agentIdentity?: boolean;
   };
@@ -155,6 +157,8 @@ export interface DecisionFacts {
     inToken: boolean | null;
     /** Acceptable permissions the token carries that the directory no longer grants (revoked since the token was issued). */
     revokedInToken: string[];
+    /** Delegated: acceptable scopes granted to the app that the signed-in user's roles do not let them exercise. */
+    withheld: string[];
     /** The permission this call is counted against: the least privileged acceptable one the agent holds. */
     used?: string;
     usedVia: ProvenanceFact[];
@@ -218,15 +222,31 @@ export function claimsDigest(principal: Principal): string {
   return d;
 }
 
+/**
+ * Optional members the directory model may add to the view contract (read structurally so this module
+ * builds against either version): a disabled principal holds nothing; a delegated scope may work only on
+ * objects the user owns (`limitedTo`); scopes the user's roles do not back are `withheld`.
+ */
+interface EffectiveExtras {
+  disabled?: boolean;
+  withheld?: ReadonlyArray<{ permission: string; reason: string; via: readonly Provenance[] }>;
+}
+interface HeldExtras {
+  limitedTo?: readonly string[];
+}
+
 // Graph permission names are case-insensitive in practice (the map mixes case, §1.4), so compare folded.
 const fold = (s: string): string => s.toLowerCase();
 
-function heldIn(effective: EffectivePermissions | undefined, scheme: 'Application' | 'DelegatedWork', permission: string): boolean {
-  if (!effective) return false;
-  const direct = effective.graph.get(permission);
-  if (direct) return direct.scheme === scheme;
-  for (const [name, h] of effective.graph) if (fold(name) === fold(permission) && h.scheme === scheme) return true;
-  return false;
+function heldIn(effective: EffectivePermissions | undefined, scheme: 'Application' | 'DelegatedWork', permission: string, targetId?: string): boolean {
+  if (!effective || (effective as EffectivePermissions & EffectiveExtras).disabled === true) return false;
+  let h = effective.graph.get(permission);
+  if (!h) for (const [name, x] of effective.graph) if (fold(name) === fold(permission)) h = x;
+  if (!h || h.scheme !== scheme) return false;
+  // Limited to objects the user owns: it authorises a call on one object only if that object is one of them.
+  const limited = (h as typeof h & HeldExtras).limitedTo;
+  if (limited !== undefined && targetId !== undefined && !limited.includes(targetId)) return false;
+  return true;
 }
 
 function heldEntry(effective: EffectivePermissions | undefined, permission: string): Provenance[] {
@@ -258,6 +278,7 @@ export function gatherFacts(
     tags: info ? [...info.tags] : [],
     owners: info ? info.owners.map((o) => ({ ...o })) : [],
     knownToDirectory: info !== undefined,
+    disabled: (effective as (EffectivePermissions & EffectiveExtras) | undefined)?.disabled === true,
   };
   const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
   if (spId !== undefined) agent.servicePrincipalId = spId;
@@ -276,7 +297,7 @@ export function gatherFacts(
   if (operation.known && req.anyOf.length > 0 && effective) {
     // A permission counts only with one of its AlsoRequires companions, when it has any.
     const satisfied = (p: string, i: number): boolean => {
-      if (!heldIn(effective, scheme, p)) return false;
+      if (!heldIn(effective, scheme, p, operation.target.id)) return false;
       const extra = req.alsoRequires[i] ?? [];
       return extra.length === 0 || extra.some((x) => heldIn(effective, scheme, x));
     };
@@ -285,7 +306,15 @@ export function gatherFacts(
   }
   const inToken =
     operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? req.anyOf.some((p) => tokenSet.has(fold(p))) : null);
-  const revokedInToken = effective ? req.anyOf.filter((p) => tokenSet.has(fold(p)) && !heldIn(effective, scheme, p)) : [];
+  const extras = effective as (EffectivePermissions & EffectiveExtras) | undefined;
+  const withheldSet = new Set((extras?.withheld ?? []).map((w) => fold(w.permission)));
+  const withheld = req.anyOf.filter((p) => tokenSet.has(fold(p)) && withheldSet.has(fold(p)));
+  // Revoked: in the token, not granted now, and not merely withheld for lack of a user role.
+  // (A disabled principal is reported as disabled, and a scope limited to owned objects as not held here.)
+  const revokedInToken =
+    effective && extras?.disabled !== true
+      ? req.anyOf.filter((p) => tokenSet.has(fold(p)) && !withheldSet.has(fold(p)) && !heldIn(effective, scheme, p))
+      : [];
   if (used === undefined && !effective) used = req.anyOf.find((p) => tokenSet.has(fold(p)));
 
   let firstUse: boolean | null = null;
@@ -369,6 +398,7 @@ export function gatherFacts(
       held,
       inToken,
       revokedInToken,
+      withheld,
       ...(used !== undefined ? { used } : {}),
       usedVia: used !== undefined ? provenance(heldEntry(effective, used)) : [],
       firstUse,

@@ -24,3 +24,29 @@ describe('policy tests as data', () => {
     expect(results.filter((r) => !r.pass).map((r) => `${r.name}: ${r.failures.join('; ')}`)).toEqual([]);
   });
 });
+
+describe('policy tests written as requests', () => {
+  it('classify each request the way the proxy does, then decide (or say clearly that the classifier is missing)', async () => {
+    const r = compilePolicy(await readRuleSources(fileURLToPath(SHIPPED_RULES_DIR)));
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    const spec = '../../src/classify/index.js';
+    const mod = (await import(spec).catch(() => undefined)) as
+      | { createClassifier: () => { classify: (i: { method: string; url: string; body?: Buffer; principal?: unknown }) => { ok: boolean; operation?: unknown; message?: string } } }
+      | undefined;
+    const testsDir = fileURLToPath(new URL('requests/', import.meta.url));
+    if (!mod) {
+      const results = await runRuleTests(testsDir, r.policy);
+      expect(results.length).toBeGreaterThan(5);
+      for (const res of results) expect(res.failures.join()).toMatch(/classifier, which is not available/);
+      return;
+    }
+    const classifier = mod.createClassifier();
+    const results = await runRuleTests(testsDir, r.policy, (req, principal) => {
+      const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+      const out = classifier.classify({ method: req.method, url: req.url, principal, ...(body ? { body } : {}) });
+      if (!out.ok) throw new Error(out.message);
+      return out.operation as never;
+    });
+    expect(results.filter((x) => !x.pass).map((x) => `${x.name}: ${x.failures.join('; ')}`)).toEqual([]);
+  });
+});

@@ -203,3 +203,13 @@ describe('hash-chained log', () => {
     expect(failOpen).toBe(1);
   });
 });
+
+describe('rejectingAppender', () => {
+  it('resolves for a durable approval event (no version field needed) and rejects when the append failed', async () => {
+    const { rejectingAppender } = await import('../../../src/audit/log.js');
+    const ok = rejectingAppender({ append: () => Promise.resolve({ ok: true, seq: 1, hash: 'h' }), gate: () => 'proceed', status: () => ({ ok: true, seq: 1, failures: 0 }), close: () => Promise.resolve() });
+    await expect(ok.append({ type: 'approval', approvalId: 'a', action: 'approved', actor: 'alice', at: '2026-01-01T00:00:00Z' })).resolves.toBeUndefined();
+    const bad = rejectingAppender({ append: () => Promise.resolve({ ok: false, error: 'disk full' }), gate: () => 'refuse', status: () => ({ ok: false, seq: 0, failures: 1 }), close: () => Promise.resolve() });
+    await expect(bad.append({ type: 'approval', approvalId: 'a', action: 'denied', actor: 'bob', at: '2026-01-01T00:00:00Z' })).rejects.toThrow('disk full');
+  });
+});
