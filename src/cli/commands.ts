@@ -14,6 +14,8 @@ interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   certs: { summary: 'make a local CA and server certificate for TLS', load: () => import('./certs.js') },
+  approvals: { summary: 'list, show, approve or deny calls held for approval', load: () => import('./approvals.js') },
+  overrides: { summary: 'list, create, approve or revoke governed overrides', load: () => import('./overrides.js') },
 };
 
 export function usage(): string {

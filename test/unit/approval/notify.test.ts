@@ -1,5 +1,5 @@
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ function notice(event: ApprovalNotice['event'] = 'requested', narrative?: string
 async function receiver(statuses: number[] = [], tls = false): Promise<{ server: Server; url: string; got: Received[]; next(): Promise<Received> }> {
   const got: Received[] = [];
   const waiting: Array<(r: Received) => void> = [];
-  const handler = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     let data = '';
     req.on('data', (c: Buffer) => (data += c.toString()));
     req.on('end', () => {
