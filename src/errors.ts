@@ -53,6 +53,7 @@ export const ERRORS = {
   GW_ERR_UPSTREAM_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'graphwarden cannot forward right now (shutting down or overloaded).' },
   GW_ERR_AUDIT_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'The audit log could not be written and the configuration says sensitive calls fail closed.' },
   GW_ERR_INTERNAL: { status: 500, graphCode: 'generalException', description: 'An unexpected graphwarden error; the call was not forwarded.' },
+  GW_ERR_APPROVAL_EXPIRED: { status: 403, graphCode: 'GraphwardenApprovalExpired', description: 'Nobody decided on the held call before its approval request expired (not a denial); calling again asks afresh.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -107,3 +107,4 @@ export function createApprovalModule(
     },
   };
 }
+export { holdAnswer, requestKeyParts, bodyDigest, type HoldAnswer } from './respond.js';
