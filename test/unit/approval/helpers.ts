@@ -18,17 +18,20 @@ export function fakeClock(start = T0): { now: () => number; advance(ms: number):
 }
 
 /** Timers that fire only when the test says so. */
-export function manualTimers(): Timers & { pending(): number; fireAll(): void } {
+export function manualTimers(): Timers & { pending(): number; delays(): number[]; fireAll(): void } {
   let next = 1;
   const map = new Map<number, () => void>();
+  const ms = new Map<number, number>();
   return {
-    setTimeout: (fn) => {
+    setTimeout: (fn, delay) => {
       const id = next++;
       map.set(id, fn);
+      ms.set(id, delay);
       return id;
     },
     clearTimeout: (h) => void map.delete(h as number),
     pending: () => map.size,
+    delays: () => [...map.keys()].map((id) => ms.get(id)!).sort((a, b) => a - b),
     fireAll: () => {
       const fns = [...map.values()];
       map.clear();
