@@ -18,6 +18,8 @@ export type { ApprovalAuditEvent, ApprovalMetricEvent, AuditPort, MetricSink } f
 export type { ApproverConfig, AdminHandler } from './admin-api.js';
 export type { RequestKeyParts, Approver } from './model.js';
 export { tokenDigest } from './admin-api.js';
+export { overrideNarrative, overrideApplies } from './overrides.js';
+export { approvalsConfigSchema, overridesConfigSchema, approvalModuleConfig, type ApprovalsConfigSlice, type OverridesConfigSlice } from './config.js';
 
 export interface ApprovalModuleConfig {
   /** The state directory; the store is `approvals.sqlite` in it. */

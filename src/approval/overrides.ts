@@ -86,6 +86,12 @@ export function overrideApplies(o: Override, agent: string, ruleIds: readonly st
   return o.operations.some((op) => ('ruleId' in op ? ruleIds.includes(op.ruleId) : template !== undefined && op.template === template));
 }
 
+/** One line for decision narratives: which override let the call through, who stands behind it, until when. */
+export function overrideNarrative(o: Override): string {
+  const who = o.breakGlass ? `break-glass, approved by ${o.approvedBy.join(' and ')}` : `granted by ${o.createdBy}`;
+  return `override ${o.id} (${who}) until ${new Date(o.until).toISOString()}: ${o.justification}`;
+}
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function validOperations(ops: unknown): ops is OverrideOperation[] {

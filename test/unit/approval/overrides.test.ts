@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createOverrides, overrideApplies, type OverridesService } from '../../../src/approval/overrides.js';
+import { createOverrides, overrideApplies, overrideNarrative, type OverridesService } from '../../../src/approval/overrides.js';
 import { createApprovalStore, type ApprovalStore } from '../../../src/approval/store.js';
 import { AGENT_APP, T0, fakeClock, recorder, tempDir } from './helpers.js';
 
@@ -53,6 +53,9 @@ describe('governed overrides', () => {
     const second = ov.approve(r.override.id, bob);
     expect(second.ok && second.override.approvedBy).toEqual(['alice', 'bob']);
     expect(ov.activeOverridesFor(AGENT_APP, ['r1'], undefined, T0)).toHaveLength(1);
+    expect(overrideNarrative(ov.activeOverridesFor(AGENT_APP, ['r1'], undefined, T0)[0]!)).toBe(
+      `override ${r.override.id} (break-glass, approved by alice and bob) until 2026-01-05T11:00:00.000Z: outage`,
+    );
     expect(ov.approve(r.override.id, { name: 'carol', ids: [] })).toEqual({ ok: false, reason: 'not-awaiting-approval' });
   });
 
