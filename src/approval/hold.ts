@@ -178,94 +178,12 @@ export function createApprovalService(options: {
 
   const service: ApprovalService = {
     hold(req, signal) {
-      if (signal.aborted) return Promise.resolve({ kind: 'abandoned' });
-      const now = clock();
-      const key = model.requestKey(req.key);
-      const expired: Array<{ a: Approval; woken: Waiter[]; wasPending: boolean }> = [];
-
-      const step = txn((out): HoldOutcome | { kind: 'wait'; approval: Approval; created: boolean } => {
-        // Lazy expiry: correctness never depends on a timer having fired.
-        for (const a of store.findByKey(key, ['pending', 'approved'])) {
-          const e = expireIn(out, a, now);
-          if (e) expired.push({ a: e.next, woken: e.woken, wasPending: a.state === 'pending' });
-        }
-        const used = consumeIn(out, key, req.decisionId, now);
-        if (used) return { kind: 'approved', approvalId: used.id };
-        const denied = store.findByKey(key, ['denied']).reverse().find((a) => model.denialInForce(a, key, now));
-        if (denied) {
-          record(out, denied, 'denied', denied.decidedBy ?? 'system', now, { decisionId: req.decisionId, justification: denied.justification ?? '' });
-          return { kind: 'denied', approvalId: denied.id, by: denied.decidedBy ?? '', justification: denied.justification ?? '' };
-        }
-        const pending = store.findByKey(key, ['pending'])[0];
-        if (pending) {
-          store.startHold({ decisionId: req.decisionId, approvalId: pending.id, startedAt: now });
-          record(out, pending, 'joined', agentActor(pending), now, { decisionId: req.decisionId });
-          return { kind: 'wait', approval: pending, created: false };
-        }
-        const a = model.createApproval(
-          {
-            id: `apr_${randomUUID()}`,
-            keyParts: req.key,
-            decisionId: req.decisionId,
-            summary: { agent: req.agent, principal: req.principal, operation: req.operation, narrative: req.narrative },
-          },
-          now,
-          config.pendingTtlMs,
-        );
-        store.putApproval(a);
-        store.startHold({ decisionId: req.decisionId, approvalId: a.id, startedAt: now });
-        record(out, a, 'requested', agentActor(a), now, { decisionId: req.decisionId });
-        return { kind: 'wait', approval: a, created: true };
-      });
-
-      for (const e of expired) afterExpiry(e.a, e.woken, e.wasPending);
-      if (step.kind !== 'wait') {
-        metric({ type: 'hold-outcome', outcome: step.kind === 'approved' ? 'retry-approved' : step.kind });
-        if (expired.length) publishPending();
-        return Promise.resolve(step);
+      // A store failure reaches the caller as a rejection (it answers 500, fail closed), never a sync throw.
+      try {
+        return holdCall(req, signal);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
-      const approval = step.approval;
-      if (step.created) {
-        notify({ event: 'requested', approval });
-      }
-      if (step.created || expired.length) publishPending();
-
-      return new Promise<HoldOutcome>((resolve) => {
-        let timer: unknown;
-        const waiter: Waiter = {
-          decisionId: req.decisionId,
-          settle: (o) => {
-            if (timer !== undefined) timers.clearTimeout(timer);
-            signal.removeEventListener('abort', onAbort);
-            waiters.get(approval.id)?.delete(waiter);
-            metric({ type: 'hold-outcome', outcome: o.kind });
-            resolve(o);
-          },
-        };
-        const endWith = (outcome: 'abandoned' | 'pending', action: ApprovalAuditAction): boolean => {
-          // Only the first ending counts: a decision may have closed this hold already.
-          const at = clock();
-          return txn((out) => {
-            if (!store.endHold(req.decisionId, outcome, at)) return false;
-            record(out, approval, action, action === 'abandoned' ? agentActor(approval) : 'system', at, { decisionId: req.decisionId });
-            return true;
-          });
-        };
-        const onAbort = (): void => {
-          if (!waiters.get(approval.id)?.has(waiter)) return;
-          if (endWith('abandoned', 'abandoned')) waiter.settle({ kind: 'abandoned' });
-        };
-        let set = waiters.get(approval.id);
-        if (!set) waiters.set(approval.id, (set = new Set()));
-        set.add(waiter);
-        signal.addEventListener('abort', onAbort, { once: true });
-        const waitMs = Math.max(0, Math.min(req.waitMs, config.maxWaitMs));
-        timer = timers.setTimeout(() => {
-          timer = undefined;
-          if (!waiters.get(approval.id)?.has(waiter)) return;
-          if (endWith('pending', 'wait-ended')) waiter.settle({ kind: 'pending', approvalId: approval.id, retryAfterSec });
-        }, waitMs);
-      });
     },
 
     consume(keyParts, decisionId) {
@@ -351,6 +269,97 @@ export function createApprovalService(options: {
       for (const [id, set] of all) for (const w of set) w.settle({ kind: 'pending', approvalId: id, retryAfterSec });
     },
   };
+
+  function holdCall(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome> {
+    if (signal.aborted) return Promise.resolve({ kind: 'abandoned' });
+    const now = clock();
+    const key = model.requestKey(req.key);
+    const expired: Array<{ a: Approval; woken: Waiter[]; wasPending: boolean }> = [];
+
+    const step = txn((out): HoldOutcome | { kind: 'wait'; approval: Approval; created: boolean } => {
+      // Lazy expiry: correctness never depends on a timer having fired.
+      for (const a of store.findByKey(key, ['pending', 'approved'])) {
+        const e = expireIn(out, a, now);
+        if (e) expired.push({ a: e.next, woken: e.woken, wasPending: a.state === 'pending' });
+      }
+      const used = consumeIn(out, key, req.decisionId, now);
+      if (used) return { kind: 'approved', approvalId: used.id };
+      const denied = store.findByKey(key, ['denied']).reverse().find((a) => model.denialInForce(a, key, now));
+      if (denied) {
+        record(out, denied, 'denied', denied.decidedBy ?? 'system', now, { decisionId: req.decisionId, justification: denied.justification ?? '' });
+        return { kind: 'denied', approvalId: denied.id, by: denied.decidedBy ?? '', justification: denied.justification ?? '' };
+      }
+      const pending = store.findByKey(key, ['pending'])[0];
+      if (pending) {
+        store.startHold({ decisionId: req.decisionId, approvalId: pending.id, startedAt: now });
+        record(out, pending, 'joined', agentActor(pending), now, { decisionId: req.decisionId });
+        return { kind: 'wait', approval: pending, created: false };
+      }
+      const a = model.createApproval(
+        {
+          id: `apr_${randomUUID()}`,
+          keyParts: req.key,
+          decisionId: req.decisionId,
+          summary: { agent: req.agent, principal: req.principal, operation: req.operation, narrative: req.narrative },
+        },
+        now,
+        config.pendingTtlMs,
+      );
+      store.putApproval(a);
+      store.startHold({ decisionId: req.decisionId, approvalId: a.id, startedAt: now });
+      record(out, a, 'requested', agentActor(a), now, { decisionId: req.decisionId });
+      return { kind: 'wait', approval: a, created: true };
+    });
+
+    for (const e of expired) afterExpiry(e.a, e.woken, e.wasPending);
+    if (step.kind !== 'wait') {
+      metric({ type: 'hold-outcome', outcome: step.kind === 'approved' ? 'retry-approved' : step.kind });
+      if (expired.length) publishPending();
+      return Promise.resolve(step);
+    }
+    const approval = step.approval;
+    if (step.created) {
+      notify({ event: 'requested', approval });
+    }
+    if (step.created || expired.length) publishPending();
+
+    return new Promise<HoldOutcome>((resolve) => {
+      let timer: unknown;
+      const waiter: Waiter = {
+        decisionId: req.decisionId,
+        settle: (o) => {
+          if (timer !== undefined) timers.clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          waiters.get(approval.id)?.delete(waiter);
+          metric({ type: 'hold-outcome', outcome: o.kind });
+          resolve(o);
+        },
+      };
+      const endWith = (outcome: 'abandoned' | 'pending', action: ApprovalAuditAction): boolean => {
+        // Only the first ending counts: a decision may have closed this hold already.
+        const at = clock();
+        return txn((out) => {
+          if (!store.endHold(req.decisionId, outcome, at)) return false;
+          record(out, approval, action, action === 'abandoned' ? agentActor(approval) : 'system', at, { decisionId: req.decisionId });
+          return true;
+        });
+      };
+      const onAbort = (): void => {
+        if (!waiters.get(approval.id)?.has(waiter)) return;
+        if (endWith('abandoned', 'abandoned')) waiter.settle({ kind: 'abandoned' });
+      };
+      let set = waiters.get(approval.id);
+      if (!set) waiters.set(approval.id, (set = new Set()));
+      set.add(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const waitMs = Math.max(0, Math.min(req.waitMs, config.maxWaitMs));
+      timer = timers.setTimeout(() => {
+        timer = undefined;
+        if (!waiters.get(approval.id)?.has(waiter)) return;
+        if (endWith('pending', 'wait-ended')) waiter.settle({ kind: 'pending', approvalId: approval.id, retryAfterSec });
+      }, waitMs);
+    });
+  }
 
   function decide(id: string, approver: Approver, verb: 'approve' | 'deny', input: ApproveRequest): DecideResult {
     const now = clock();

@@ -154,6 +154,14 @@ describe('holding calls for approval', () => {
     expect(svc.consume(keyParts(), 'd3')).toBeNull();
   });
 
+  it('a store failure rejects the hold instead of throwing, and leaves no half-written request', async () => {
+    store.close();
+    const p = svc.hold(holdRequest('d1'), new AbortController().signal);
+    await expect(p).rejects.toThrow();
+    store = createApprovalStore({ stateDir: tmp.dir });
+    expect(store.listApprovals()).toHaveLength(0);
+  });
+
   it('an already aborted signal holds nothing', async () => {
     const ctl = new AbortController();
     ctl.abort();
