@@ -154,6 +154,20 @@ describe('approvals admin API over loopback HTTP', () => {
     expect(rec.events.filter((e) => e.approvalId === id).map((e) => e.action)).toEqual(['override-created', 'override-approved', 'override-activated', 'override-revoked']);
   });
 
+  it('two approvers racing: exactly one decision wins, the other gets 409', async () => {
+    const held = mod.approvals.hold(holdRequest('d1'), new AbortController().signal);
+    const id = heldId();
+    const [a, b] = await Promise.all([
+      call('POST', `/api/v1/approvals/${id}/approve`, { token: TOKENS.alice, body: { justification: 'yes' } }),
+      call('POST', `/api/v1/approvals/${id}/deny`, { token: TOKENS.bob, body: { justification: 'no' } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const winner = a.status === 200 ? 'approved' : 'denied';
+    expect((await held).kind).toBe(winner);
+    expect(mod.approvals.get(id)!.decidedBy).toBe(winner === 'approved' ? 'alice' : 'bob');
+    expect(rec.events.filter((e) => e.action === 'approved' || e.action === 'denied')).toHaveLength(1);
+  });
+
   it('an agent cannot grant itself an override', async () => {
     const r = await call('POST', '/api/v1/overrides', { token: TOKENS.bot, body: { agent: AGENT_APP, operations: [{ template: 'POST /users' }], until: new Date(Date.now() + 60_000).toISOString(), justification: 'me' } });
     expect(r.status).toBe(403);

@@ -162,6 +162,24 @@ describe('holding calls for approval', () => {
     expect(store.listApprovals()).toHaveLength(0);
   });
 
+  it('a failing audit sink is counted and does not change the outcome', async () => {
+    const metrics: Array<{ type: string }> = [];
+    const s2 = createApprovalService({
+      store,
+      clock: clock.now,
+      timers,
+      metric: (e) => void metrics.push(e),
+      audit: {
+        append: (e) => (e.action === 'requested' ? Promise.reject(new Error('disk full')) : (() => { throw new Error('disk full'); })()),
+      },
+    });
+    const p = s2.hold(holdRequest('d1'), new AbortController().signal);
+    const id = s2.list()[0]!.id;
+    expect(s2.approve(id, alice, { justification: 'ok' }).ok).toBe(true);
+    expect(await p).toEqual({ kind: 'approved', approvalId: id });
+    expect(metrics.filter((m) => m.type === 'audit-failed').length).toBeGreaterThanOrEqual(3);
+  });
+
   it('an already aborted signal holds nothing', async () => {
     const ctl = new AbortController();
     ctl.abort();
