@@ -120,7 +120,7 @@ export function createApprovalStore(options: { stateDir: string; fileName?: stri
     getApproval: db.prepare<[string], DataRow>('SELECT data FROM approvals WHERE id = ?'),
     listAll: db.prepare<[number], DataRow>('SELECT data FROM approvals ORDER BY created_at DESC, id LIMIT ?'),
     listState: db.prepare<[string, number], DataRow>('SELECT data FROM approvals WHERE state = ? ORDER BY created_at DESC, id LIMIT ?'),
-    byKey: db.prepare<[string], DataRow & { state: string }>('SELECT data, state FROM approvals WHERE request_key = ? ORDER BY created_at, id'),
+    byKeyState: db.prepare<[string, string], DataRow>('SELECT data FROM approvals WHERE request_key = ? AND state = ?'),
     recordEvent: db.prepare(
       `INSERT INTO approval_events (subject, subject_id, action, actor, decision_id, justification, at)
        VALUES (@subject, @subjectId, @action, @actor, @decisionId, @justification, @at)`,
@@ -148,11 +148,12 @@ export function createApprovalStore(options: { stateDir: string; fileName?: stri
       stmt.putApproval.run({ id: a.id, key: a.key, state: a.state, createdAt: a.createdAt, data: JSON.stringify(a) });
     },
     getApproval: (id) => parse<Approval>(stmt.getApproval.get(id)),
+    // One indexed lookup per state, so a key's long history of used/expired rows is never scanned.
     findByKey: (key, states) =>
-      stmt.byKey
-        .all(key)
-        .filter((r) => (states as readonly string[]).includes(r.state))
-        .map((r) => JSON.parse(r.data) as Approval),
+      states
+        .flatMap((st) => stmt.byKeyState.all(key, st))
+        .map((r) => JSON.parse(r.data) as Approval)
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
     listApprovals: (filter = {}) => {
       const limit = filter.limit ?? 1000;
       const rows = filter.state ? stmt.listState.all(filter.state, limit) : stmt.listAll.all(limit);
