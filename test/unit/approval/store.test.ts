@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import Database from 'better-sqlite3';
@@ -60,9 +61,10 @@ describe('approval store durability', () => {
   });
 
   it('survives kill -9 right after writing: pending, approved and overrides are all there', async () => {
-    // Compile the store and service to plain ESM the child can run; place it where node_modules resolves.
-    const out = path.join(root, 'node_modules', '.cache', `gw-approval-kill9-${process.pid}-${Date.now()}`);
-    mkdirSync(out, { recursive: true });
+    // Compile the store and service to plain ESM the child can run, in a temp dir whose
+    // node_modules links to the project's so better-sqlite3 resolves.
+    const out = mkdtempSync(path.join(os.tmpdir(), 'gw-approval-kill9-'));
+    symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
     try {
       for (const f of ['model', 'ports', 'store', 'hold', 'overrides']) {
         const src = readFileSync(path.join(root, 'src', 'approval', `${f}.ts`), 'utf8');
