@@ -196,6 +196,14 @@ function finalizeScheme(acc: Map<string, PermAcc>, read: boolean): SchemePermiss
 
 export const COMPILER_VERSION = 'classify-map/1';
 
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
 /** Builds the trie. `version` is supplied by the caller (a hash of the inputs). */
 export function compileIndex(doc: PermissionsDocument, supplement: SupplementDocument, tiers: TierTable, version: string): CompiledIndex {
   const root = newNode();
@@ -287,10 +295,11 @@ export function compileIndex(doc: PermissionsDocument, supplement: SupplementDoc
     node.ops = new Map();
     for (const [method, perSchemes] of acc) {
       pairs++;
-      const permissions = {
+      // Shared by every Operation that matches this entry: frozen so no consumer can change the map.
+      const permissions = deepFreeze({
         Application: finalizeScheme(perSchemes.Application, method === 'GET'),
         DelegatedWork: finalizeScheme(perSchemes.DelegatedWork, method === 'GET'),
-      };
+      });
       let baseTier: Tier = 'unknown';
       for (const s of SCHEMES) {
         for (const p of permissions[s].least) {
