@@ -221,3 +221,12 @@ describe('classifier bypass regressions (bodies and keys)', () => {
     rejected(c.classify({ method: 'POST', url: '/v1.0/groups/g1/members/$ref%3Fx=1' }));
   });
 });
+
+describe('classifier bypass regressions (batch url spelling)', () => {
+  it('batch-item-url-padding: a url with surrounding whitespace is never forwarded', () => {
+    const r = batch([{ id: '1', method: 'POST', url: ' /groups/g1/members/$ref' }, { id: '2', method: 'GET', url: 'users\t' }]);
+    if (!r.ok) throw new Error(r.message);
+    expect(r.batch!.items.map((i) => i.error?.code)).toEqual(['GW_ERR_REQUEST_INVALID', 'GW_ERR_REQUEST_INVALID']);
+    expect(planBatchForward(r.batch!, new Set(['1', '2'])).body).toBeNull();
+  });
+});
