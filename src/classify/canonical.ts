@@ -37,7 +37,7 @@ export type CanonicalResult =
 /** OData system query options (concepts/query-parameters.md); on beta, and for some v1.0 APIs, the `$` is optional. */
 const SYSTEM_OPTIONS = new Set([
   'select', 'expand', 'filter', 'top', 'skip', 'count', 'orderby', 'search', 'format', 'skiptoken',
-  'deltatoken', 'id', 'apply', 'levels', 'compute', 'index', 'schemaversion', 'expand', 'value',
+  'deltatoken', 'id', 'apply', 'levels', 'compute', 'index', 'schemaversion',
 ]);
 
 /** Query options whose value decides what data comes back; double-encoding them is refused. */
