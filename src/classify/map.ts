@@ -176,7 +176,7 @@ function parseMarker(value: string): { least: Set<string>; also: string[] } {
 /** Orders and narrows one scheme's accumulated permissions (graph-facts §1.3 caveats 1 and 2). */
 function finalizeScheme(acc: Map<string, PermAcc>, read: boolean): SchemePermissions {
   const entries = [...acc.entries()];
-  entries.sort((a, b) => Number(b[1].least) - Number(a[1].least) || a[1].level - b[1].level || a[0].localeCompare(b[0]));
+  entries.sort((a, b) => Number(b[1].least) - Number(a[1].least) || a[1].level - b[1].level || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const marked = entries.filter((e) => e[1].least);
   // Several "least" markers: keep the lowest privilegeLevel; none at all: the lowest level overall.
   const pool = marked.length ? marked : entries;
