@@ -50,7 +50,7 @@ const TOKEN_CACHE_MAX = 10_000;
 
 /** Verifies the bearer token like Graph: signature (nonce rule), audience, issuer/tenant, lifetime. */
 export class GraphAuthenticator {
-  readonly #cache = new Map<string, { claims: Obj; exp: number }>();
+  readonly #cache = new Map<string, { claims: Obj; kid: string; ts: TenantState }>();
   constructor(private readonly state: EmulatorState) {}
 
   authenticate(authorization: string | undefined): { caller: Caller } | { message: string } {
@@ -60,7 +60,8 @@ export class GraphAuthenticator {
     const token = m[1]!;
     let claims: Obj;
     const cached = this.#cache.get(token);
-    if (cached) {
+    // A cached verification holds only while its signing key is still published.
+    if (cached && cached.ts.keys.find(cached.kid, now)) {
       claims = cached.claims;
     } else {
       let tid: string | undefined;
@@ -79,7 +80,7 @@ export class GraphAuthenticator {
       if (claims.aud !== GRAPH_APP_ID && claims.aud !== 'https://graph.microsoft.com' && claims.aud !== 'https://graph.microsoft.com/') return { message: 'Access token validation failure. Invalid audience.' };
       if (typeof claims.exp !== 'number' || typeof claims.nbf !== 'number') return { message: 'Access token validation failure.' };
       if (this.#cache.size >= TOKEN_CACHE_MAX) this.#cache.clear();
-      this.#cache.set(token, { claims, exp: claims.exp });
+      this.#cache.set(token, { claims, kid: String(v.header.kid), ts });
     }
     const nowSec = now / 1000;
     // Graph allows five minutes of clock skew.
@@ -334,11 +335,61 @@ function listCollection(ctx: Ctx, name: CollectionName, keep?: (o: Obj) => boole
   return pageResponse(ctx, name, p.items, fields, next ? encodeToken({ k: 'c', m: next.m, f: next.f }) : undefined, count && !skip ? coll.size : undefined);
 }
 
+// $expand on directory objects returns at most 20 related objects (concepts/query-parameters.md).
+const EXPAND_MAX = 20;
+const EXPANDABLE: Partial<Record<CollectionName, string[]>> = {
+  users: ['memberOf', 'transitiveMemberOf', 'appRoleAssignments', 'ownedObjects'],
+  groups: ['members', 'owners', 'memberOf', 'transitiveMembers'],
+  applications: ['owners'],
+  servicePrincipals: ['owners', 'memberOf', 'appRoleAssignments', 'appRoleAssignedTo'],
+};
+
+/** Navigation properties named in $expand (inner options ignored), or an error for unknown ones. */
+function expandOf(ctx: Ctx, name: CollectionName): string[] | Resp {
+  const raw = ctx.req.query.get('$expand') ?? (ctx.req.version === 'beta' ? ctx.req.query.get('expand') : null);
+  if (!raw) return [];
+  const navs = raw.replace(/\([^)]*\)/g, '').split(',').map((x) => x.trim()).filter(Boolean);
+  const allowed = EXPANDABLE[name] ?? [];
+  const out: string[] = [];
+  for (const n of navs) {
+    const hit = allowed.find((a) => a.toLowerCase() === n.toLowerCase());
+    if (!hit) return badRequest(ctx, `Could not find a property named '${n}' on type '${ODATA_TYPE[name].slice(1)}'.`, 'BadRequest');
+    out.push(hit);
+  }
+  return out;
+}
+
+function expanded(ctx: Ctx, nav: string, obj: Obj): Obj[] {
+  const id = String(obj.id);
+  const dir = ctx.dir;
+  const objs = (ids: string[]) => ids.slice(0, EXPAND_MAX).map((x) => typed(dir, x)).filter((o): o is Obj => !!o);
+  switch (nav) {
+    case 'members': return objs(dir.members(id));
+    case 'transitiveMembers': return objs(dir.transitiveMembers(id));
+    case 'owners': return objs(dir.owners(id));
+    case 'memberOf': return objs(dir.memberOf(id));
+    case 'transitiveMemberOf': return objs(dir.transitiveMemberOf(id));
+    case 'appRoleAssignments': return dir.assignmentsFor(id).slice(0, EXPAND_MAX);
+    case 'appRoleAssignedTo': return dir.assignmentsTo(id).slice(0, EXPAND_MAX);
+    case 'ownedObjects': return [...dir.applications.materialised(), ...dir.servicePrincipals.materialised(), ...dir.groups.materialised()]
+      .filter((o) => dir.owners(String(o.id)).includes(id.toLowerCase())).slice(0, EXPAND_MAX).map((o) => typed(dir, String(o.id))!);
+    default: return [];
+  }
+}
+
+function shape(ctx: Ctx, name: CollectionName | undefined, obj: Obj, fields: string[] | undefined, navs: string[]): Obj {
+  const out = project(obj, fields, name, ctx.req.version);
+  for (const n of navs) out[n] = expanded(ctx, n, obj);
+  return out;
+}
+
 function pageResponse(ctx: Ctx, name: CollectionName, items: Obj[], fields: string[] | undefined, token: string | undefined, count: number | undefined): Resp {
+  const navs = expandOf(ctx, name);
+  if (!Array.isArray(navs)) return navs;
   const body: Obj = { '@odata.context': context(ctx, name, fields) };
   if (count !== undefined) body['@odata.count'] = count;
   if (token) body['@odata.nextLink'] = nextLink(ctx, token);
-  body.value = items.map((o) => project(o, fields, name, ctx.req.version));
+  body.value = items.map((o) => shape(ctx, name, o, fields, navs));
   return ok(body);
 }
 
@@ -368,7 +419,10 @@ function listArray(ctx: Ctx, contextFragment: string, all: Obj[], def = 100): Re
 
 function entity(ctx: Ctx, fragment: string, obj: Obj, collection?: CollectionName): Resp {
   const fields = selectFields(ctx);
-  return ok({ '@odata.context': context(ctx, `${fragment}/$entity`, fields), ...project(obj, fields, collection, ctx.req.version) });
+  const name = collection ?? (EXPANDABLE[fragment as CollectionName] ? (fragment as CollectionName) : undefined);
+  const navs = name ? expandOf(ctx, name) : [];
+  if (!Array.isArray(navs)) return navs;
+  return ok({ '@odata.context': context(ctx, `${fragment}/$entity`, fields), ...shape(ctx, name, obj, fields, navs) });
 }
 
 function countText(ctx: Ctx, n: number): Resp {

@@ -59,8 +59,17 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+// RSA key generation costs ~0.3 s; emulators started in one process with the same seed
+// (test files start several) reuse the same certificate instead of making a new one each time.
+const certMemo = new Map<string, { keyPem: string; certPem: string }>();
+function memoCert(key: string, make: () => { keyPem: string; certPem: string }): { keyPem: string; certPem: string } {
+  let c = certMemo.get(key);
+  if (!c) certMemo.set(key, (c = make()));
+  return c;
+}
+
 /** Approximate number of cast objects, subtracted from `size` to size the fillers. */
-const CAST_OBJECTS = 45;
+const CAST_OBJECTS = 43;
 
 export function tenantIdentity(seed: string, index: number): { id: string; displayName: string; primaryDomain: string } {
   const name = NAMES[index % NAMES.length]!;
@@ -234,7 +243,7 @@ export function seedTenant(opts: { seed: string; index: number; size: number; no
   appsOut['research-agent-01'] = { displayName: 'Research Agent 01', appId: id('appId:research-agent-01'), servicePrincipalId: agentIdentityId };
 
   // cert-agent authenticates with a self-signed certificate (client assertion, appidacr 2).
-  const cert = createSelfSignedCert(`cert-agent.${t.primaryDomain}`, 365);
+  const cert = memoCert(`${s}:cert-agent`, () => createSelfSignedCert(`cert-agent.${t.primaryDomain}`, 365));
   const tp = thumbprints(cert.certPem);
   dir.addKeyCredential(certAgent.applicationObjectId!, { certPem: cert.certPem, sha1Hex: tp.sha1Hex, sha256Hex: tp.sha256Hex, endDateTime: iso(now + 365 * DAY), displayName: 'CN=cert-agent', certDerBase64: certDerBase64(cert.certPem) });
   agents['cert-agent']!.certificate = { keyPem: cert.keyPem, certPem: cert.certPem, thumbprintSha1Hex: tp.sha1Hex, thumbprintSha256Hex: tp.sha256Hex };
