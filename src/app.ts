@@ -20,6 +20,7 @@ import { createUsageStore } from './policy/usage-store.js';
 import { createAuditLog } from './audit/log.js';
 import { createDecider } from './decision/decider.js';
 import { createDirectory, type SyncSummary } from './directory/index.js';
+import { createApprovalModule, approvalModuleConfig, requestKeyParts, holdAnswer, overrideNarrative } from './approval/index.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAdminHandler, type ReadinessCheck } from './server/admin.js';
@@ -116,6 +117,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   });
   const decider = createDecider({
     policy,
+    holdApprovals: true,
     usage,
     audit,
     privacy: { includeToken: config.audit.includeToken, includeBody: config.audit.includeBody, pseudonymiseUserPrincipalName: config.audit.pseudonymiseUserPrincipalName },
@@ -151,7 +153,104 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   if (!directory) logger.warn('no directory tenants configured: every agent is unknown to the directory and the rules treat it so');
   metrics.sources.snapshotAgeMs = () => directory?.snapshotAgeMs();
 
-  const inspect = createInspector({ classifier, view: () => directory?.view(), decider, now });
+  // Approvals hold `approve` calls for a human; overrides are governed exceptions (approval/).
+  const { module: approvalConfig, waitMs } = approvalModuleConfig(path.join(stateDir, 'approvals'), config.approvals, config.overrides);
+  const approvalModule = createApprovalModule(approvalConfig, {
+    audit: {
+      append: async (event) => {
+        const r = await audit.append(event);
+        if (!r.ok) throw new Error(r.error);
+      },
+    },
+    metric: (e) => {
+      switch (e.type) {
+        case 'approvals-pending':
+          metrics.approvalsPending.set(e.count);
+          break;
+        case 'approval-outcome':
+          metrics.approvalOutcomes.inc({ outcome: e.outcome });
+          break;
+        case 'approval-time-to-decision':
+          metrics.approvalTimeToDecision.observe({ outcome: e.outcome }, e.seconds);
+          break;
+        case 'hold-outcome':
+          metrics.holdOutcomes.inc({ outcome: e.outcome });
+          break;
+        case 'overrides-active':
+          metrics.overridesActive.set(e.count);
+          break;
+        case 'notify-failed':
+          metrics.notifications.inc({ outcome: 'failed' });
+          logger.warn({ target: e.target, attempts: e.attempts, error: e.error }, 'approval notification failed');
+          break;
+        case 'notify-sent':
+          metrics.notifications.inc({ outcome: 'sent' });
+          break;
+        case 'audit-failed':
+          metrics.auditWriteFailures.inc();
+          break;
+      }
+    },
+  });
+
+  const inspect = createInspector({
+    classifier,
+    view: () => directory?.view(),
+    requireDirectory: directory !== undefined,
+    decider,
+    now,
+    approvals: {
+      async hold(input, operation, outcome, body) {
+        const query = input.target.includes('?') ? input.target.slice(input.target.indexOf('?')) : '';
+        const key = requestKeyParts(input.principal, input.method, `/${operation.version}${operation.path}${query}`, body ?? Buffer.alloc(0));
+        const agent = outcome.facts.agent;
+        const m = outcome.decision.matches.find((x) => x.ruleId === outcome.decision.ruleId);
+        const summary = `${input.method} /${operation.version}${operation.path}`;
+        const narrative = [
+          `${agent.displayName ?? input.principal.appId} (appId ${input.principal.appId}${input.principal.kind === 'delegated' ? `, acting for user ${input.principal.userPrincipalName ?? input.principal.userId}` : ', app-only'})`,
+          `wants to call ${summary} (${operation.template ?? 'unknown operation'}, ${operation.tier}).`,
+          m ? `Rule '${m.ruleId}' (${m.reasonCode}) holds it for approval: ${m.reason}` : `Policy holds it for approval (${outcome.decision.reasonCode}).`,
+          `Decision id ${outcome.decision.id}; explain it with: graphwarden explain ${outcome.decision.id}`,
+        ].join(' ');
+        const held = await approvalModule.approvals.hold(
+          {
+            key,
+            decisionId: outcome.decision.id,
+            narrative,
+            agent: { appId: input.principal.appId, ...(agent.displayName ? { displayName: agent.displayName } : {}), ...(input.principal.servicePrincipalId ? { servicePrincipalId: input.principal.servicePrincipalId } : {}) },
+            principal: { kind: input.principal.kind, ...(input.principal.userId ? { userId: input.principal.userId } : {}), ...(input.principal.userPrincipalName ? { userPrincipalName: input.principal.userPrincipalName } : {}) },
+            operation: { method: input.method, ...(operation.template ? { template: operation.template } : {}), summary },
+            waitMs,
+          },
+          input.signal,
+        );
+        const crid = input.headers['client-request-id'];
+        const answer = holdAnswer(held, outcome.decision.id, new Date(now()), typeof crid === 'string' ? crid : undefined);
+        if (answer.forward) return { kind: 'proceed', approvalId: held.kind === 'approved' ? held.approvalId : '' };
+        if (answer.status === null) return { kind: 'abandoned' };
+        return { kind: 'respond', status: answer.status, headers: answer.headers, body: answer.body, outcome: held.kind === 'pending' ? 'held' : held.kind };
+      },
+    },
+    overrides: {
+      apply(input, operation, outcome) {
+        const ruleIds = outcome.decision.matches.filter((x) => x.effect === outcome.decision.effect).map((x) => x.ruleId);
+        const [o] = approvalModule.overrides.activeOverridesFor(input.principal.appId, ruleIds, operation.template ?? undefined, now());
+        if (!o) return undefined;
+        // The decision record keeps what policy said; this event, chained to it, says why the call went through.
+        void audit.append({
+          type: 'approval',
+          approvalId: o.id,
+          decisionId: outcome.decision.id,
+          action: 'override-applied',
+          actor: 'graphwarden',
+          justification: overrideNarrative(o),
+          at: new Date(now()).toISOString(),
+        });
+        metrics.overridesApplied.inc();
+        return o.id;
+      },
+    },
+  });
 
   const proxyHandler = createProxyHandler({
     authenticate: (h) => tokens.verify(h),
@@ -201,7 +300,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       },
     },
   ];
-  const adminHandler = createAdminHandler({ registry: metrics.registry, checks, logger });
+  const adminHandler = createAdminHandler({ registry: metrics.registry, checks, logger, api: approvalModule.adminApi });
 
   let proxyListener: Listener | undefined;
   let adminListener: Listener | undefined;
@@ -220,6 +319,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         { host: config.server.listen.host, port: config.server.listen.port, tls, requestTimeoutMs: config.server.requestTimeoutMs, keepAliveTimeoutMs: config.server.keepAliveTimeoutMs },
         proxyHandler,
       );
+      const { abandoned } = approvalModule.start();
+      if (abandoned > 0) logger.warn({ abandoned }, 'calls held when graphwarden last stopped were recorded as abandoned; their approvals stay usable by a retry');
       // The last persisted snapshot serves at once; the first sync runs in the background.
       await directory?.start();
       // Keys load in the background; /readyz stays not-ready until they are in.
@@ -234,6 +335,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       const grace = config.server.shutdownGraceMs;
       await Promise.all([proxyListener?.close(grace), adminListener?.close(0)]);
       tokens.close();
+      await approvalModule.stop();
       policy.close();
       await directory?.close();
       await audit.close();

@@ -2,9 +2,9 @@
  * The one configuration JSON Schema, assembled from each module's slice. Owns shape,
  * defaults and descriptions; does not read files (load.ts does).
  */
-import { secretRefSchema } from './secrets.js';
 import { tokenConfigSchema } from '../token/config.js';
 import { directoryConfigSchema } from '../directory/config.js';
+import { approvalsConfigSchema, overridesConfigSchema } from '../approval/config.js';
 
 const listen = (host: string, port: number) => ({
   type: 'object',
@@ -76,24 +76,9 @@ export const adminSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
-  description: 'The admin listener: /metrics, /healthz, /readyz and the admin API. Keep it off the agents’ network.',
+  description: 'The admin listener: /metrics, /healthz, /readyz and the admin API (/api/v1, approvers authenticate with bearer tokens configured under approvals.approvers). Keep it off the agents’ network.',
   properties: {
     listen: listen('127.0.0.1', 9464),
-    tokens: {
-      type: 'array',
-      default: [],
-      description: 'Bearer tokens for the admin API, each naming who holds it.',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'token'],
-        properties: {
-          name: { type: 'string', minLength: 1, description: 'The approver or operator this token belongs to.' },
-          token: secretRefSchema,
-          objectId: { type: 'string', description: 'Entra object id of this person, so they cannot approve their own calls.' },
-        },
-      },
-    },
   },
 } as const;
 
@@ -160,6 +145,8 @@ const slices: Record<string, object> = {
   policy: policySchema,
   audit: auditSchema,
   directory: directorySchema,
+  approvals: approvalsConfigSchema,
+  overrides: overridesConfigSchema,
 };
 
 export function buildSchema(): object {

@@ -107,6 +107,34 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
         if (age !== undefined) this.set(age / 1000);
       },
     }),
+    approvalsPending: new Gauge({ name: 'graphwarden_approvals_pending', help: 'Approval requests waiting for a human.', registers: r }),
+    approvalOutcomes: new Counter({
+      name: 'graphwarden_approvals_total',
+      help: 'Approval requests by outcome (approved, denied, expired: expiry is not a denial).',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    approvalTimeToDecision: new Histogram({
+      name: 'graphwarden_approval_time_to_decision_seconds',
+      help: 'Time from a call being held to a human decision.',
+      labelNames: ['outcome'] as const,
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14_400],
+      registers: r,
+    }),
+    holdOutcomes: new Counter({
+      name: 'graphwarden_held_calls_total',
+      help: 'Held calls by what the agent got (approved, denied, pending: 503 + Retry-After, expired, abandoned, retry-approved).',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    overridesActive: new Gauge({ name: 'graphwarden_overrides_active', help: 'Governed overrides in force.', registers: r }),
+    overridesApplied: new Counter({ name: 'graphwarden_overrides_applied_total', help: 'Calls let through by a governed override.', registers: r }),
+    notifications: new Counter({
+      name: 'graphwarden_approval_notifications_total',
+      help: 'Approval notifications (webhook, Teams, Slack) by outcome.',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
     sources,
   };
   return m;

@@ -15,19 +15,26 @@ import type { InspectInput, InspectVerdict } from './proxy.js';
 /** What the approval stage answers for a held call (see approval/). */
 export type HoldVerdict =
   | { kind: 'proceed'; approvalId: string }
-  | { kind: 'deny'; approvalId: string; message: string }
-  | { kind: 'pending'; approvalId: string; retryAfterSec: number; message: string }
+  | { kind: 'respond'; status: number; headers: Record<string, string>; body: unknown; outcome: string }
   | { kind: 'abandoned' };
 
 export interface HoldPort {
   hold(input: InspectInput, operation: Operation, outcome: DecideOutcome, body: Buffer | undefined): Promise<HoldVerdict>;
 }
 
+/** Governed overrides: an active, approved exception lets a blocked or held call through (recorded by the port). */
+export interface OverridePort {
+  apply(input: InspectInput, operation: Operation, outcome: DecideOutcome): string | undefined;
+}
+
 export interface InspectorDeps {
   classifier: Classifier;
   view(): DirectoryView | undefined;
+  /** Tenants are configured: no snapshot yet means refuse (fail closed), not "every agent unknown". */
+  requireDirectory: boolean;
   decider: Decider;
   approvals?: HoldPort;
+  overrides?: OverridePort;
   now(): number;
 }
 
@@ -74,6 +81,9 @@ export function createInspector(deps: InspectorDeps) {
     const classified = deps.classifier.classify({ method: input.method, url: input.target, principal: input.principal, ...(body ? { body } : {}) });
     if (!classified.ok) return { kind: 'reject', code: classified.code, message: classified.message, outcome: 'rejected' };
     const view = deps.view();
+    if (!view && deps.requireDirectory) {
+      return { kind: 'reject', code: 'GW_ERR_DIRECTORY_UNAVAILABLE', message: 'graphwarden has no directory snapshot yet, so it cannot check what this agent may do; retry shortly.', headers: { 'retry-after': '10' }, outcome: 'rejected' };
+    }
     const now = new Date(deps.now());
     const clientRequestId = clientRequestIdOf(input);
 
@@ -83,22 +93,17 @@ export function createInspector(deps: InspectorDeps) {
       if (admitted === 'refuse') {
         return { kind: 'reject', code: 'GW_ERR_AUDIT_UNAVAILABLE', message: 'The call could not be recorded in the audit log, so it was not forwarded.', outcome: 'audit-refused' };
       }
+      const enforced = outcome.decision.enforced;
+      if ((enforced === 'block' || enforced === 'approve') && deps.overrides) {
+        const overrideId = deps.overrides.apply(input, classified.operation, outcome);
+        if (overrideId) return { kind: 'forward', ...(body ? { body } : {}), decisionId, outcome: 'overridden' };
+      }
       const refused = refusal(outcome.decision, now, clientRequestId);
       if (refused) return { kind: 'respond', status: refused.status, body: refused.body, outcome: 'blocked', headers: { 'request-id': decisionId } };
-      if (outcome.decision.enforced === 'approve' && deps.approvals) {
+      if (enforced === 'approve' && deps.approvals) {
         const held = await deps.approvals.hold(input, classified.operation, outcome, body);
-        if (held.kind === 'deny') return { kind: 'reject', code: 'GW_ERR_APPROVAL_DENIED', message: held.message, outcome: 'denied', extra: { 'graphwarden-approval': held.approvalId } };
-        if (held.kind === 'pending') {
-          return {
-            kind: 'reject',
-            code: 'GW_ERR_APPROVAL_PENDING',
-            message: held.message,
-            outcome: 'held',
-            headers: { 'retry-after': String(held.retryAfterSec) },
-            extra: { 'graphwarden-approval': held.approvalId },
-          };
-        }
         if (held.kind === 'abandoned') return { kind: 'reject', code: 'GW_ERR_UPSTREAM_UNAVAILABLE', message: 'The caller went away while the call was held.', outcome: 'client-gone' };
+        if (held.kind === 'respond') return { kind: 'respond', status: held.status, body: held.body, outcome: held.outcome, headers: { ...held.headers, 'request-id': decisionId } };
         return { kind: 'forward', ...(body ? { body } : {}), decisionId, outcome: 'approved' };
       }
       return { kind: 'forward', ...(body ? { body } : {}), decisionId, outcome: outcomeLabel(outcome) };
@@ -121,6 +126,11 @@ export function createInspector(deps: InspectorDeps) {
       if (admitted === 'refuse') {
         local.set(item.id, itemError('GW_ERR_AUDIT_UNAVAILABLE', 'The call could not be recorded in the audit log, so it was not forwarded.'));
         blocked++;
+        continue;
+      }
+      const itemEnforced = outcome.decision.enforced;
+      if ((itemEnforced === 'block' || itemEnforced === 'approve') && deps.overrides?.apply(input, item.operation, outcome)) {
+        allowed.add(item.id);
         continue;
       }
       const refused = refusal(outcome.decision, now, clientRequestId);
