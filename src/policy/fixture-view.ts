@@ -136,7 +136,7 @@ export function createFixtureView(fixture: DirectoryFixture): DirectoryView {
         (x) => x.appId.toLowerCase() === principal.appId.toLowerCase() && x.userId.toLowerCase() === (principal.userId ?? '').toLowerCase(),
       );
       if (!d) return findAgent(principal.tenantId, principal.appId) ? { graph: new Map(), activeRoles: [], eligibleRoles: [], owns: new Set() } : undefined;
-      const withheld = (d.withheld ?? []).map((permission) => ({ permission, reason: 'user-lacks-role', via: [] }));
+      const withheld = (d.withheld ?? []).map((permission) => ({ permission, reason: 'user-lacks-role' as const, via: [] as Provenance[] }));
       const e: EffectivePermissions & { disabled?: boolean; withheld?: typeof withheld } = {
         graph: d.disabled ? new Map() : perms(d.permissions, 'DelegatedWork', `${d.appId}/${d.userId}`),
         activeRoles: roles(d.activeRoles),
