@@ -73,7 +73,7 @@ function perms(specs: PermSpec[] | undefined, scheme: HeldPermission['scheme'], 
         ? [{ kind: scheme === 'Application' ? 'appRoleAssignment' : 'oauth2PermissionGrant', id: `${source}:${permission}`, description: `${permission} granted in fixture` } as Provenance]
         : s.via;
     const limitedTo = typeof s === 'string' ? undefined : s.limitedTo;
-    m.set(permission, { permission, scheme, via, ...(limitedTo ? { limitedTo } : {}) } as HeldPermission);
+    m.set(permission, { permission, scheme, via, ...(limitedTo ? { limitedTo } : {}) });
   }
   return m;
 }
@@ -123,7 +123,7 @@ export function createFixtureView(fixture: DirectoryFixture): DirectoryView {
       if (principal.kind === 'app') {
         const a = findAgent(principal.tenantId, principal.appId);
         if (!a) return undefined;
-        const e: EffectivePermissions & { disabled?: boolean } = {
+        const e: EffectivePermissions = {
           graph: a.disabled ? new Map() : perms(a.permissions, 'Application', a.servicePrincipalId ?? a.appId),
           activeRoles: roles(a.activeRoles),
           eligibleRoles: roles(a.eligibleRoles),
@@ -136,8 +136,8 @@ export function createFixtureView(fixture: DirectoryFixture): DirectoryView {
         (x) => x.appId.toLowerCase() === principal.appId.toLowerCase() && x.userId.toLowerCase() === (principal.userId ?? '').toLowerCase(),
       );
       if (!d) return findAgent(principal.tenantId, principal.appId) ? { graph: new Map(), activeRoles: [], eligibleRoles: [], owns: new Set() } : undefined;
-      const withheld = (d.withheld ?? []).map((permission) => ({ permission, reason: 'user-lacks-role' as const, via: [] }));
-      const e: EffectivePermissions & { disabled?: boolean; withheld?: typeof withheld } = {
+      const withheld = (d.withheld ?? []).map((permission) => ({ permission, reason: 'user-lacks-role' as const, via: [] as Provenance[] }));
+      const e: EffectivePermissions = {
         graph: d.disabled ? new Map() : perms(d.permissions, 'DelegatedWork', `${d.appId}/${d.userId}`),
         activeRoles: roles(d.activeRoles),
         eligibleRoles: roles(d.eligibleRoles),

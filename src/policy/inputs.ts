@@ -222,29 +222,17 @@ export function claimsDigest(principal: Principal): string {
   return d;
 }
 
-/**
- * Optional members the directory model may add to the view contract (read structurally so this module
- * builds against either version): a disabled principal holds nothing; a delegated scope may work only on
- * objects the user owns (`limitedTo`); scopes the user's roles do not back are `withheld`.
- */
-interface EffectiveExtras {
-  disabled?: boolean;
-  withheld?: ReadonlyArray<{ permission: string; reason: string; via: readonly Provenance[] }>;
-}
-interface HeldExtras {
-  limitedTo?: readonly string[];
-}
-
 // Graph permission names are case-insensitive in practice (the map mixes case, §1.4), so compare folded.
 const fold = (s: string): string => s.toLowerCase();
 
 function heldIn(effective: EffectivePermissions | undefined, scheme: 'Application' | 'DelegatedWork', permission: string, targetId?: string): boolean {
-  if (!effective || (effective as EffectivePermissions & EffectiveExtras).disabled === true) return false;
+  // A disabled principal holds nothing (directory contract: EffectivePermissions.disabled).
+  if (!effective || effective.disabled === true) return false;
   let h = effective.graph.get(permission);
   if (!h) for (const [name, x] of effective.graph) if (fold(name) === fold(permission)) h = x;
   if (!h || h.scheme !== scheme) return false;
   // Limited to objects the user owns: it authorises a call on one object only if that object is one of them.
-  const limited = (h as typeof h & HeldExtras).limitedTo;
+  const limited = h.limitedTo;
   if (limited !== undefined && targetId !== undefined && !limited.includes(targetId)) return false;
   return true;
 }
@@ -278,7 +266,7 @@ export function gatherFacts(
     tags: info ? [...info.tags] : [],
     owners: info ? info.owners.map((o) => ({ ...o })) : [],
     knownToDirectory: info !== undefined,
-    disabled: (effective as (EffectivePermissions & EffectiveExtras) | undefined)?.disabled === true,
+    disabled: effective?.disabled === true,
   };
   const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
   if (spId !== undefined) agent.servicePrincipalId = spId;
@@ -306,13 +294,12 @@ export function gatherFacts(
   }
   const inToken =
     operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? req.anyOf.some((p) => tokenSet.has(fold(p))) : null);
-  const extras = effective as (EffectivePermissions & EffectiveExtras) | undefined;
-  const withheldSet = new Set((extras?.withheld ?? []).map((w) => fold(w.permission)));
+  const withheldSet = new Set((effective?.withheld ?? []).map((w) => fold(w.permission)));
   const withheld = req.anyOf.filter((p) => tokenSet.has(fold(p)) && withheldSet.has(fold(p)));
   // Revoked: in the token, not granted now, and not merely withheld for lack of a user role.
   // (A disabled principal is reported as disabled, and a scope limited to owned objects as not held here.)
   const revokedInToken =
-    effective && extras?.disabled !== true
+    effective && effective.disabled !== true
       ? req.anyOf.filter((p) => tokenSet.has(fold(p)) && !withheldSet.has(fold(p)) && !heldIn(effective, scheme, p))
       : [];
   if (used === undefined && !effective) used = req.anyOf.find((p) => tokenSet.has(fold(p)));
