@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GRAPH_APP_ID } from './catalog.js';
-import { DELTA_COLLECTIONS, type CollectionName, type Cursor, type Obj, type TenantDirectory } from './directory.js';
+import { type CollectionName, type Cursor, type Obj, type TenantDirectory } from './directory.js';
 import { decodeToken, encodeToken, randomGuid } from './ids.js';
 import { verifyJwt } from './tokens.js';
 import type { EmulatorState, Resp, TenantState } from './types.js';
@@ -1089,7 +1089,7 @@ export function handleGraphRequest(state: EmulatorState, caller: Caller, req: Gr
 
 const BATCH_MAX = 20;
 
-export function handleBatch(state: EmulatorState, caller: Caller, version: 'v1.0' | 'beta', body: unknown, headers: Record<string, string | undefined>, run: (item: GraphRequest) => Resp): Resp {
+export function handleBatch(state: EmulatorState, version: 'v1.0' | 'beta', body: unknown, headers: Record<string, string | undefined>, run: (item: GraphRequest) => Resp): Resp {
   const now = state.now();
   const requests = (asObj(body)?.requests ?? undefined) as unknown;
   if (!Array.isArray(requests)) return graphError(400, 'BadRequest', 'Invalid batch payload format.', headers, now);
@@ -1130,7 +1130,6 @@ export function handleBatch(state: EmulatorState, caller: Caller, version: 'v1.0
     if (resp.body !== undefined) outHeaders['content-type'] = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
     responses.push({ id, status: resp.status, headers: outHeaders, ...(resp.body !== undefined ? { body: resp.body } : resp.text !== undefined ? { body: resp.text } : {}) });
   }
-  void caller;
   return ok({ responses });
 }
 
@@ -1147,4 +1146,3 @@ export function decodeSegments(path: string): string[] {
   });
 }
 
-export { DELTA_COLLECTIONS };
