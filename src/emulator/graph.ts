@@ -919,6 +919,16 @@ route('POST', 'servicePrincipals/{id}/appRoleAssignedTo', both(P.appRoleAssignWr
 route('POST', 'servicePrincipals/{id}/appRoleAssignments', both(P.appRoleAssignWrite), createAppRoleAssignment('principal'));
 route('DELETE', 'servicePrincipals/{id}/appRoleAssignedTo/{aid}', both(P.appRoleAssignWrite), deleteAppRoleAssignment('resource'));
 route('DELETE', 'servicePrincipals/{id}/appRoleAssignments/{aid}', both(P.appRoleAssignWrite), deleteAppRoleAssignment('principal'));
+route('GET', 'servicePrincipals/{id}/memberOf', both(P.appRead), membership('memberOf'));
+route('GET', 'servicePrincipals/{id}/transitiveMemberOf', both(P.appRead), membership('transitiveMemberOf'));
+route('GET', 'servicePrincipals/{id}/ownedObjects', both(P.appRead), (ctx) => {
+  const sp = ctx.dir.servicePrincipals.get(ctx.params.id!);
+  return sp ? listArray(ctx, 'directoryObjects', expanded(ctx, 'ownedObjects', sp)) : notFound(ctx, ctx.params.id!);
+});
+route('GET', 'users/{id}/ownedObjects', both(P.userRead, P.userSelf), (ctx) => {
+  const u = ctx.dir.userByKey(ctx.params.id!);
+  return u ? listArray(ctx, 'directoryObjects', expanded(ctx, 'ownedObjects', u)) : notFound(ctx, ctx.params.id!);
+});
 route('GET', 'servicePrincipals/{id}/oauth2PermissionGrants', both(P.grantRead), (ctx) => {
   const sp = ctx.dir.servicePrincipals.get(ctx.params.id!);
   return sp ? listArray(ctx, 'oauth2PermissionGrants', ctx.dir.oauth2PermissionGrants.materialised().filter((g) => String(g.clientId).toLowerCase() === String(sp.id).toLowerCase())) : notFound(ctx, ctx.params.id!);
