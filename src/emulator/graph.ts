@@ -264,6 +264,20 @@ const INDEXED: Record<string, string[]> = {
   servicePrincipals: ['id', 'appid'],
 };
 
+/** Fields whose value is the same on every untouched generated object (see directory.ts fillers). */
+const FILLER_CONSTANT: Partial<Record<CollectionName, string[]>> = {
+  users: ['usertype', 'accountenabled', 'creationtype', 'externaluserstate'],
+  groups: ['isassignabletorole', 'securityenabled', 'mailenabled', 'membershipruleprocessingstate', 'visibility'],
+  applications: ['signinaudience', 'isfallbackpublicclient', 'publisherdomain'],
+  servicePrincipals: ['serviceprincipaltype', 'accountenabled', 'appownerorganizationid'],
+};
+
+/** Whether an untouched generated object could match the clauses on constant fields (none: it could). */
+function matchesSample(sample: Obj | undefined, constantClauses: Clause[]): boolean {
+  if (!sample || !constantClauses.length) return true;
+  return matches(sample, constantClauses);
+}
+
 /** Beyond this many lazily generated objects, scans for non-indexed filters are refused. */
 const SCAN_LIMIT = 20_000;
 
@@ -305,6 +319,10 @@ function listCollection(ctx: Ctx, name: CollectionName, keep?: (o: Obj) => boole
         if (f === 'userprincipalname') return dir.userByKey(key);
         return dir.byAppId(name as 'applications' | 'servicePrincipals', key);
       }).filter((o): o is Obj => !!o);
+    } else if (!matchesSample(coll.fillerSample(), clauses.filter((c) => FILLER_CONSTANT[name]?.includes(c.field.toLowerCase())))) {
+      // Untouched generated objects all share this field's value and it does not match:
+      // only objects held in the maps (cast, created, changed) can.
+      candidates = coll.touched();
     } else {
       if (coll.size > SCAN_LIMIT + coll.materialised().length) {
         return badRequest(ctx, `Unsupported query: the emulator filters '${name}' at this size only on ${(INDEXED[name] ?? []).join(', ')}.`, 'Request_UnsupportedQuery');
