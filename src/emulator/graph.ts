@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GRAPH_APP_ID } from './catalog.js';
-import { DELTA_COLLECTIONS, type CollectionName, type Cursor, type Obj, type TenantDirectory } from './directory.js';
+import { type CollectionName, type Cursor, type Obj, type TenantDirectory } from './directory.js';
 import { decodeToken, encodeToken, randomGuid } from './ids.js';
 import { verifyJwt } from './tokens.js';
 import type { EmulatorState, Resp, TenantState } from './types.js';
@@ -264,6 +264,20 @@ const INDEXED: Record<string, string[]> = {
   servicePrincipals: ['id', 'appid'],
 };
 
+/** Fields whose value is the same on every untouched generated object (see directory.ts fillers). */
+const FILLER_CONSTANT: Partial<Record<CollectionName, string[]>> = {
+  users: ['usertype', 'accountenabled', 'creationtype', 'externaluserstate'],
+  groups: ['isassignabletorole', 'securityenabled', 'mailenabled', 'membershipruleprocessingstate', 'visibility'],
+  applications: ['signinaudience', 'isfallbackpublicclient', 'publisherdomain'],
+  servicePrincipals: ['serviceprincipaltype', 'accountenabled', 'appownerorganizationid'],
+};
+
+/** Whether an untouched generated object could match the clauses on constant fields (none: it could). */
+function matchesSample(sample: Obj | undefined, constantClauses: Clause[]): boolean {
+  if (!sample || !constantClauses.length) return true;
+  return matches(sample, constantClauses);
+}
+
 /** Beyond this many lazily generated objects, scans for non-indexed filters are refused. */
 const SCAN_LIMIT = 20_000;
 
@@ -305,6 +319,10 @@ function listCollection(ctx: Ctx, name: CollectionName, keep?: (o: Obj) => boole
         if (f === 'userprincipalname') return dir.userByKey(key);
         return dir.byAppId(name as 'applications' | 'servicePrincipals', key);
       }).filter((o): o is Obj => !!o);
+    } else if (!matchesSample(coll.fillerSample(), clauses.filter((c) => FILLER_CONSTANT[name]?.includes(c.field.toLowerCase())))) {
+      // Untouched generated objects all share this field's value and it does not match:
+      // only objects held in the maps (cast, created, changed) can.
+      candidates = coll.touched();
     } else {
       if (coll.size > SCAN_LIMIT + coll.materialised().length) {
         return badRequest(ctx, `Unsupported query: the emulator filters '${name}' at this size only on ${(INDEXED[name] ?? []).join(', ')}.`, 'Request_UnsupportedQuery');
@@ -919,6 +937,16 @@ route('POST', 'servicePrincipals/{id}/appRoleAssignedTo', both(P.appRoleAssignWr
 route('POST', 'servicePrincipals/{id}/appRoleAssignments', both(P.appRoleAssignWrite), createAppRoleAssignment('principal'));
 route('DELETE', 'servicePrincipals/{id}/appRoleAssignedTo/{aid}', both(P.appRoleAssignWrite), deleteAppRoleAssignment('resource'));
 route('DELETE', 'servicePrincipals/{id}/appRoleAssignments/{aid}', both(P.appRoleAssignWrite), deleteAppRoleAssignment('principal'));
+route('GET', 'servicePrincipals/{id}/memberOf', both(P.appRead), membership('memberOf'));
+route('GET', 'servicePrincipals/{id}/transitiveMemberOf', both(P.appRead), membership('transitiveMemberOf'));
+route('GET', 'servicePrincipals/{id}/ownedObjects', both(P.appRead), (ctx) => {
+  const sp = ctx.dir.servicePrincipals.get(ctx.params.id!);
+  return sp ? listArray(ctx, 'directoryObjects', expanded(ctx, 'ownedObjects', sp)) : notFound(ctx, ctx.params.id!);
+});
+route('GET', 'users/{id}/ownedObjects', both(P.userRead, P.userSelf), (ctx) => {
+  const u = ctx.dir.userByKey(ctx.params.id!);
+  return u ? listArray(ctx, 'directoryObjects', expanded(ctx, 'ownedObjects', u)) : notFound(ctx, ctx.params.id!);
+});
 route('GET', 'servicePrincipals/{id}/oauth2PermissionGrants', both(P.grantRead), (ctx) => {
   const sp = ctx.dir.servicePrincipals.get(ctx.params.id!);
   return sp ? listArray(ctx, 'oauth2PermissionGrants', ctx.dir.oauth2PermissionGrants.materialised().filter((g) => String(g.clientId).toLowerCase() === String(sp.id).toLowerCase())) : notFound(ctx, ctx.params.id!);
@@ -1089,7 +1117,7 @@ export function handleGraphRequest(state: EmulatorState, caller: Caller, req: Gr
 
 const BATCH_MAX = 20;
 
-export function handleBatch(state: EmulatorState, caller: Caller, version: 'v1.0' | 'beta', body: unknown, headers: Record<string, string | undefined>, run: (item: GraphRequest) => Resp): Resp {
+export function handleBatch(state: EmulatorState, version: 'v1.0' | 'beta', body: unknown, headers: Record<string, string | undefined>, run: (item: GraphRequest) => Resp): Resp {
   const now = state.now();
   const requests = (asObj(body)?.requests ?? undefined) as unknown;
   if (!Array.isArray(requests)) return graphError(400, 'BadRequest', 'Invalid batch payload format.', headers, now);
@@ -1130,7 +1158,6 @@ export function handleBatch(state: EmulatorState, caller: Caller, version: 'v1.0
     if (resp.body !== undefined) outHeaders['content-type'] = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
     responses.push({ id, status: resp.status, headers: outHeaders, ...(resp.body !== undefined ? { body: resp.body } : resp.text !== undefined ? { body: resp.text } : {}) });
   }
-  void caller;
   return ok({ responses });
 }
 
@@ -1147,4 +1174,3 @@ export function decodeSegments(path: string): string[] {
   });
 }
 
-export { DELTA_COLLECTIONS };

@@ -217,7 +217,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       const rest = segments.slice(1);
       if (rest.length === 1 && rest[0] === '$batch' && method === 'POST') {
         record({ method, path: pathForLog, authorized: true, status: 200 });
-        const resp = handleBatch(state, a.caller, version, body, headers, (item) => runGraph(a.caller, { ...item, headers: { ...item.headers, authorization: headers.authorization } }, `/${version}/${item.segments.join('/')}`));
+        const resp = handleBatch(state, version, body, headers, (item) => runGraph(a.caller, { ...item, headers: { ...item.headers, authorization: headers.authorization } }, `/${version}/${item.segments.join('/')}`));
         await send(res, resp, headers, true);
         return;
       }

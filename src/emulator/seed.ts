@@ -222,10 +222,8 @@ export function seedTenant(opts: { seed: string; index: number; size: number; no
   mkApp({ key: 'partner-analytics', displayName: 'Partner Analytics (multi-tenant)', roles: ['Directory.ReadWrite.All', 'Mail.Read'], agent: true, multiTenant: true });
 
   // ci-deployer's service principal owns two applications (Application.ReadWrite.OwnedBy scope).
-  for (const key of ['ci-target-web', 'ci-target-api']) {
-    const a = mkApp({ key, displayName: key === 'ci-target-web' ? 'CI Target Web' : 'CI Target API', owners: [ci.servicePrincipalId] });
-    void a;
-  }
+  mkApp({ key: 'ci-target-web', displayName: 'CI Target Web', owners: [ci.servicePrincipalId] });
+  mkApp({ key: 'ci-target-api', displayName: 'CI Target API', owners: [ci.servicePrincipalId] });
   mkApp({ key: 'legacy-expired', displayName: 'Legacy Reporting (expired secret)', owners: [admin.id], secret: { startMs: now - 740 * DAY, endMs: now - 10 * DAY, displayName: 'old' } });
   mkApp({ key: 'expiring-soon', displayName: 'HR Sync (secret expires soon)', owners: [admin.id], secret: { startMs: now - 345 * DAY, endMs: now + 20 * DAY, displayName: 'rotating' } });
   mkApp({ key: 'long-lived', displayName: 'Finance Export (long-lived secret)', owners: [admin.id], secret: { startMs: now - 10 * DAY, endMs: now + 3 * 365 * DAY, displayName: 'forever' } });

@@ -83,6 +83,11 @@ describe('emulated Graph reads', () => {
     expect(run(`groups/${staff}/members/$count`).status).toBe(400);
   });
 
+  it('lists objects owned by a service principal', () => {
+    const owned = (run(`servicePrincipals/${ts.tenant.agents['ci-deployer']!.servicePrincipalId}/ownedObjects?$select=displayName`).body as Page).value.map((o) => o.displayName).sort();
+    expect(owned).toEqual(['CI Target API', 'CI Target API', 'CI Target Web', 'CI Target Web']);
+  });
+
   it('lists role definitions from the shipped data with template ids and resource actions', () => {
     const r = run("roleManagement/directory/roleDefinitions?$filter=displayName eq 'Global Administrator'").body as Page;
     expect(r.value[0]).toMatchObject({ id: '62e90394-69f5-4237-9190-012177145e10', templateId: '62e90394-69f5-4237-9190-012177145e10', isBuiltIn: true, isPrivileged: true });
