@@ -22,7 +22,16 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { emulator?: Partial<EmulatorOptions>; config?: Record<string, unknown>; sync?: boolean } = {}): Promise<Stack> {
+export interface StackOptions {
+  emulator?: Partial<EmulatorOptions>;
+  config?: Record<string, unknown>;
+  sync?: boolean;
+  /** Sees the started emulator before graphwarden's config is built (to use seeded ids). */
+  beforeConfig?: (emulator: Emulator) => void;
+  mapConfig?: (doc: Record<string, unknown>) => Record<string, unknown>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const pki = testPki();
   const emulator = await startEmulator({ tls: pki.server, ...opts.emulator });
   const tenantId = emulator.tenants[0]!.id;
@@ -31,8 +40,8 @@ export async function startStack(opts: { emulator?: Partial<EmulatorOptions>; co
   const connector = emulator.tenants[0]!.agents['graphwarden-connector']!;
   const secretFile = path.join(stateDir, 'connector.secret');
   await writeFile(secretFile, connector.clientSecret!, { mode: 0o600 });
-  const cfg = parseConfig(
-    {
+  opts.beforeConfig?.(emulator);
+  const doc: Record<string, unknown> = {
       server: { listen: { host: '127.0.0.1', port: 0 }, tls: { enabled: true, cert: 'server.crt', key: 'server.key' } },
       upstream: { url: emulator.url, ca: pki.caCertPath, headersTimeoutMs: 5000 },
       identity: { authorityHost: emulator.url, allowedTenants: emulator.tenants.map((t) => t.id), unknownKidMinIntervalMs: 0 },
@@ -44,10 +53,8 @@ export async function startStack(opts: { emulator?: Partial<EmulatorOptions>; co
       },
       policy: { watch: false },
       ...opts.config,
-    },
-    'integration test',
-    pki.dir,
-  );
+  };
+  const cfg = parseConfig(opts.mapConfig ? opts.mapConfig(doc) : doc, 'integration test', pki.dir);
   const app = await createApp(cfg, { logger: createLogger({ level: process.env.GW_TEST_LOG ?? 'silent' }) });
   const { proxyUrl, adminUrl } = await app.start();
   if (opts.sync !== false) {
