@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { writeLocalPki, CERT_FILES } from '../certs/index.js';
 
 export const usage = `Usage: graphwarden demo [--once] [--certs DIR] [--port N] [--admin-port N]
@@ -46,14 +47,19 @@ export async function run(args: string[]): Promise<number> {
 
   const { runDemo } = await import('../demo/index.js');
   console.log('graphwarden demo — emulated tenant, proxy and agents on loopback\n');
-  const demo = await runDemo({ pkiDir, proxyPort: Number(values.port), adminPort: Number(values['admin-port']), log: (l) => console.log(l) });
+  // A fresh state directory per run (the emulated tenant is new each time), kept afterwards for explain.
+  const stateDir = path.resolve('state', 'demo');
+  await rm(stateDir, { recursive: true, force: true });
+  const demo = await runDemo({ pkiDir, stateDir, proxyPort: Number(values.port), adminPort: Number(values['admin-port']), log: (l) => console.log(l) });
+  const blocked = demo.calls.find((c) => c.status === 403 && c.requestId);
   console.log(`
 proxy (agents' Graph base URL)  ${demo.proxyUrl}
 metrics                         ${demo.adminUrl}/metrics
 readiness                       ${demo.adminUrl}/readyz
 emulated Entra + Graph          ${demo.emulatorUrl}  (tenant ${demo.tenantId})
 trust the local CA with         NODE_EXTRA_CA_CERTS=${caPath}
-`);
+decision log (hash-chained)     ${path.join(stateDir, 'audit')}  — check it: graphwarden audit verify --dir ${stateDir}
+${blocked ? `why was a call blocked?         graphwarden explain ${blocked.requestId} --dir ${stateDir}\n` : ''}`);
   if (values.once) {
     await demo.stop();
     return 0;

@@ -3,7 +3,7 @@
  * agents (the official Graph SDK with msal-node) making real calls through the proxy.
  * Owns the script; the CLI (cli/demo.ts) prints it. Runs on loopback only.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
@@ -66,6 +66,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
   const tenant = emulator.tenants[0]!;
   const ownState = !opts.stateDir;
   const stateDir = opts.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'graphwarden-demo-')));
+  await mkdir(stateDir, { recursive: true });
   // graphwarden reads the tenant with the emulator's read-only connector app (secret in a 0600 file).
   const connector = tenant.agents['graphwarden-connector']!;
   const secretFile = path.join(stateDir, 'connector.secret');
