@@ -12,11 +12,24 @@ import { createMetrics, type Metrics } from './metrics/index.js';
 import { createForwarder } from './forward/index.js';
 import { createTokenVerifier, toVerifierOptions } from './token/index.js';
 import { createProxyHandler } from './server/proxy.js';
+import { createInspector } from './server/inspect.js';
+import { createClassifier } from './classify/index.js';
+import { createPolicyStore } from './policy/store.js';
+import { SHIPPED_RULES_DIR } from './policy/compile.js';
+import { createUsageStore } from './policy/usage-store.js';
+import { createAuditLog } from './audit/log.js';
+import { createDecider } from './decision/decider.js';
+import { createDirectory, type SyncSummary } from './directory/index.js';
+import { createApprovalModule, approvalModuleConfig, requestKeyParts, holdAnswer, overrideNarrative } from './approval/index.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createAdminHandler, type ReadinessCheck } from './server/admin.js';
 import { listen, type Listener } from './server/listen.js';
 
 export interface App {
   start(): Promise<{ proxyUrl: string; adminUrl: string }>;
+  /** Syncs the directory now (tests, the demo, `graphwarden sync`); undefined when no tenant is configured. */
+  syncDirectory(): Promise<SyncSummary | undefined>;
   stop(): Promise<void>;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -68,8 +81,180 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     bodyTimeoutMs: config.upstream.bodyTimeoutMs,
   });
 
+  const stateDir = config.state.dir;
+  const classifier = createClassifier({ maxUrlLength: config.server.maxUrlLength, maxBatchBytes: config.server.maxBodyBytes });
+
+  const policy = await createPolicyStore({
+    dir: config.policy.rulesDir ?? fileURLToPath(SHIPPED_RULES_DIR),
+    stateDir,
+    watch: config.policy.watch,
+    events: {
+      reloaded: (revision, rules) => {
+        metrics.ruleReloads.inc({ outcome: 'ok' });
+        logger.info({ revision, rules }, 'rules loaded');
+      },
+      reloadFailed: (errors) => {
+        metrics.ruleReloads.inc({ outcome: 'failed' });
+        logger.error({ errors }, 'rules change refused; the last good rule set stays in force');
+      },
+    },
+  });
+  const usage = await createUsageStore({ stateDir, events: { usageWriteFailed: (e) => logger.warn({ err: e.message }, 'permission-usage record could not be written') } });
+  const audit = await createAuditLog({
+    dir: path.join(stateDir, 'audit'),
+    failMode: config.audit.failMode,
+    fsync: config.audit.fsync,
+    events: {
+      auditWriteFailed: (error) => {
+        metrics.auditWriteFailures.inc();
+        logger.error({ error }, 'audit record could not be written');
+      },
+      auditFailOpen: () => {
+        metrics.failOpen.inc({ setting: 'audit.failMode' });
+        logger.warn('sensitive call let through without its audit record (audit.failMode: open)');
+      },
+    },
+  });
+  const decider = createDecider({
+    policy,
+    holdApprovals: true,
+    usage,
+    audit,
+    privacy: { includeToken: config.audit.includeToken, includeBody: config.audit.includeBody, pseudonymiseUserPrincipalName: config.audit.pseudonymiseUserPrincipalName },
+    events: {
+      decision: (e) => {
+        metrics.decisions.inc({ effect: e.effect, enforced: e.enforced, reason: e.reasonCode });
+        if (e.shadow && e.wouldBe) metrics.shadowDecisions.inc({ would_be: e.wouldBe, reason: e.reasonCode });
+      },
+      decisionLatency: (sec) => metrics.decisionDuration.observe(sec),
+    },
+  });
+
+  const directory =
+    config.directory.tenants.length > 0
+      ? createDirectory({
+          ...config.directory,
+          stateDir: path.join(stateDir, 'directory'),
+          tenants: config.directory.tenants.map((t) => ({ ...t })),
+          now,
+          events: (e) => {
+            if (e.type === 'sync-finished') metrics.directorySyncs.inc({ tenant: e.tenantId, mode: e.mode, outcome: 'ok' });
+            if (e.type === 'sync-failed') {
+              metrics.directorySyncs.inc({ tenant: e.tenantId, mode: 'full', outcome: 'failed' });
+              logger.error({ tenant: e.tenantId, error: e.error }, 'directory sync failed; the last good snapshot stays in force');
+            }
+            if (e.type === 'snapshot-swapped' || e.type === 'snapshot-loaded') {
+              metrics.directoryObjects.set(e.objects);
+              logger.info({ snapshot: e.snapshotId, takenAt: e.takenAt, objects: e.objects }, 'directory snapshot in force');
+            }
+          },
+        })
+      : undefined;
+  if (!directory) logger.warn('no directory tenants configured: every agent is unknown to the directory and the rules treat it so');
+  metrics.sources.snapshotAgeMs = () => directory?.snapshotAgeMs();
+
+  // Approvals hold `approve` calls for a human; overrides are governed exceptions (approval/).
+  const { module: approvalConfig, waitMs } = approvalModuleConfig(path.join(stateDir, 'approvals'), config.approvals, config.overrides);
+  const approvalModule = createApprovalModule(approvalConfig, {
+    audit: {
+      append: async (event) => {
+        const r = await audit.append(event);
+        if (!r.ok) throw new Error(r.error);
+      },
+    },
+    metric: (e) => {
+      switch (e.type) {
+        case 'approvals-pending':
+          metrics.approvalsPending.set(e.count);
+          break;
+        case 'approval-outcome':
+          metrics.approvalOutcomes.inc({ outcome: e.outcome });
+          break;
+        case 'approval-time-to-decision':
+          metrics.approvalTimeToDecision.observe({ outcome: e.outcome }, e.seconds);
+          break;
+        case 'hold-outcome':
+          metrics.holdOutcomes.inc({ outcome: e.outcome });
+          break;
+        case 'overrides-active':
+          metrics.overridesActive.set(e.count);
+          break;
+        case 'notify-failed':
+          metrics.notifications.inc({ outcome: 'failed' });
+          logger.warn({ target: e.target, attempts: e.attempts, error: e.error }, 'approval notification failed');
+          break;
+        case 'notify-sent':
+          metrics.notifications.inc({ outcome: 'sent' });
+          break;
+        case 'audit-failed':
+          metrics.auditWriteFailures.inc();
+          break;
+      }
+    },
+  });
+
+  const inspect = createInspector({
+    classifier,
+    view: () => directory?.view(),
+    requireDirectory: directory !== undefined,
+    decider,
+    now,
+    approvals: {
+      async hold(input, operation, outcome, body) {
+        const query = input.target.includes('?') ? input.target.slice(input.target.indexOf('?')) : '';
+        const key = requestKeyParts(input.principal, input.method, `/${operation.version}${operation.path}${query}`, body ?? Buffer.alloc(0));
+        const agent = outcome.facts.agent;
+        const m = outcome.decision.matches.find((x) => x.ruleId === outcome.decision.ruleId);
+        const summary = `${input.method} /${operation.version}${operation.path}`;
+        const narrative = [
+          `${agent.displayName ?? input.principal.appId} (appId ${input.principal.appId}${input.principal.kind === 'delegated' ? `, acting for user ${input.principal.userPrincipalName ?? input.principal.userId}` : ', app-only'})`,
+          `wants to call ${summary} (${operation.template ?? 'unknown operation'}, ${operation.tier}).`,
+          m ? `Rule '${m.ruleId}' (${m.reasonCode}) holds it for approval: ${m.reason}` : `Policy holds it for approval (${outcome.decision.reasonCode}).`,
+          `Decision id ${outcome.decision.id}; explain it with: graphwarden explain ${outcome.decision.id}`,
+        ].join(' ');
+        const held = await approvalModule.approvals.hold(
+          {
+            key,
+            decisionId: outcome.decision.id,
+            narrative,
+            agent: { appId: input.principal.appId, ...(agent.displayName ? { displayName: agent.displayName } : {}), ...(input.principal.servicePrincipalId ? { servicePrincipalId: input.principal.servicePrincipalId } : {}) },
+            principal: { kind: input.principal.kind, ...(input.principal.userId ? { userId: input.principal.userId } : {}), ...(input.principal.userPrincipalName ? { userPrincipalName: input.principal.userPrincipalName } : {}) },
+            operation: { method: input.method, ...(operation.template ? { template: operation.template } : {}), summary },
+            waitMs,
+          },
+          input.signal,
+        );
+        const crid = input.headers['client-request-id'];
+        const answer = holdAnswer(held, outcome.decision.id, new Date(now()), typeof crid === 'string' ? crid : undefined);
+        if (answer.forward) return { kind: 'proceed', approvalId: held.kind === 'approved' ? held.approvalId : '' };
+        if (answer.status === null) return { kind: 'abandoned' };
+        return { kind: 'respond', status: answer.status, headers: answer.headers, body: answer.body, outcome: held.kind === 'pending' ? 'held' : held.kind };
+      },
+    },
+    overrides: {
+      apply(input, operation, outcome) {
+        const ruleIds = outcome.decision.matches.filter((x) => x.effect === outcome.decision.effect).map((x) => x.ruleId);
+        const [o] = approvalModule.overrides.activeOverridesFor(input.principal.appId, ruleIds, operation.template ?? undefined, now());
+        if (!o) return undefined;
+        // The decision record keeps what policy said; this event, chained to it, says why the call went through.
+        void audit.append({
+          type: 'approval',
+          approvalId: o.id,
+          decisionId: outcome.decision.id,
+          action: 'override-applied',
+          actor: 'graphwarden',
+          justification: overrideNarrative(o),
+          at: new Date(now()).toISOString(),
+        });
+        metrics.overridesApplied.inc();
+        return o.id;
+      },
+    },
+  });
+
   const proxyHandler = createProxyHandler({
     authenticate: (h) => tokens.verify(h),
+    inspect,
     forwarder,
     metrics,
     logger,
@@ -90,8 +275,32 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         return { ready: tokens.ready(), detail: { keysAgeMs: ages } };
       },
     },
+    {
+      name: 'rules',
+      check: () => {
+        const st = policy.status();
+        // A refused change keeps the last good set in force: still ready, but say so.
+        return { ready: true, detail: { revision: st.revision, rules: st.rules, mode: st.mode, lastChangeRefused: !st.ok, ...(st.lastError ? { lastError: st.lastError } : {}) } };
+      },
+    },
+    {
+      name: 'directory',
+      check: () => {
+        if (!directory) return { ready: true, detail: 'not configured: agents are unknown to the directory' };
+        const v = directory.view();
+        const age = directory.snapshotAgeMs();
+        return { ready: v !== undefined, detail: v ? { snapshot: v.snapshotId, takenAt: v.takenAt, ageSeconds: Math.round((age ?? 0) / 1000) } : 'no snapshot yet' };
+      },
+    },
+    {
+      name: 'audit',
+      check: () => {
+        const st = audit.status();
+        return { ready: st.ok || config.audit.failMode === 'open', detail: { seq: st.seq, failures: st.failures, ...(st.lastError ? { lastError: st.lastError } : {}) } };
+      },
+    },
   ];
-  const adminHandler = createAdminHandler({ registry: metrics.registry, checks, logger });
+  const adminHandler = createAdminHandler({ registry: metrics.registry, checks, logger, api: approvalModule.adminApi });
 
   let proxyListener: Listener | undefined;
   let adminListener: Listener | undefined;
@@ -99,6 +308,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   return {
     metrics,
     logger,
+    syncDirectory: async () => directory?.syncNow(),
     async start() {
       const tls = config.server.tls.enabled
         ? { certPem: await readPem(config.server.tls.cert, 'server.tls.cert'), keyPem: await readPem(config.server.tls.key, 'server.tls.key') }
@@ -109,6 +319,10 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         { host: config.server.listen.host, port: config.server.listen.port, tls, requestTimeoutMs: config.server.requestTimeoutMs, keepAliveTimeoutMs: config.server.keepAliveTimeoutMs },
         proxyHandler,
       );
+      const { abandoned } = approvalModule.start();
+      if (abandoned > 0) logger.warn({ abandoned }, 'calls held when graphwarden last stopped were recorded as abandoned; their approvals stay usable by a retry');
+      // The last persisted snapshot serves at once; the first sync runs in the background.
+      await directory?.start();
       // Keys load in the background; /readyz stays not-ready until they are in.
       tokens.preload().then(
         () => logger.info({ tenants: config.identity.allowedTenants.length }, 'signing keys loaded'),
@@ -121,6 +335,10 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       const grace = config.server.shutdownGraceMs;
       await Promise.all([proxyListener?.close(grace), adminListener?.close(0)]);
       tokens.close();
+      await approvalModule.stop();
+      policy.close();
+      await directory?.close();
+      await audit.close();
       await forwarder.close();
       await authorityDispatcher?.close();
     },

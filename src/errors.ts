@@ -56,6 +56,7 @@ export const ERRORS = {
   GW_ERR_INTERNAL: { status: 500, graphCode: 'generalException', description: 'An unexpected graphwarden error; the call was not forwarded.' },
   GW_ERR_POLICY_INVALID: { status: 500, graphCode: 'generalException', description: 'The rules directory does not validate or compile at startup (later invalid changes keep the last good rules instead).' },
   GW_ERR_AUDIT_CORRUPT: { status: 500, graphCode: 'generalException', description: 'The audit log does not continue from its head anchor at startup (truncated or altered); run `graphwarden audit verify`.' },
+  GW_ERR_APPROVAL_EXPIRED: { status: 403, graphCode: 'GraphwardenApprovalExpired', description: 'Nobody decided on the held call before its approval request expired (not a denial); calling again asks afresh.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -52,6 +52,18 @@ function fail(message: string): BatchParseResult {
   return { ok: false, code: 'GW_ERR_REQUEST_INVALID', message: `invalid $batch: ${message}` };
 }
 
+const TOP_FIELDS = new Map([['requests', 'requests']]);
+const ITEM_FIELDS = new Map([['id', 'id'], ['method', 'method'], ['url', 'url'], ['body', 'body'], ['headers', 'headers'], ['dependson', 'dependsOn']]);
+
+/** A key that matches a documented field only case-insensitively (`URL`, `Body`, `dependson`). */
+function miscased(o: Record<string, unknown>, fields: Map<string, string>): string | null {
+  for (const k of Object.keys(o)) {
+    const want = fields.get(k.toLowerCase());
+    if (want !== undefined && want !== k) return k;
+  }
+  return null;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -80,6 +92,8 @@ export function parseBatch(body: Buffer | undefined, version: GraphVersion, maxB
     return fail('the body is not valid JSON');
   }
   if (!isObject(doc) || !Array.isArray(doc.requests)) return fail("the body must be an object with a 'requests' array");
+  const oddTop = miscased(doc, TOP_FIELDS);
+  if (oddTop) return fail(`property '${oddTop}' must be spelled 'requests'`);
   const reqs = doc.requests as unknown[];
   if (reqs.length === 0) return fail('no requests');
   if (reqs.length > MAX_BATCH_ITEMS) return fail(`${reqs.length} requests; Graph allows at most ${MAX_BATCH_ITEMS}`);
@@ -88,6 +102,9 @@ export function parseBatch(body: Buffer | undefined, version: GraphVersion, maxB
   const seen = new Map<string, string>();
   for (const [i, r] of reqs.entries()) {
     if (!isObject(r)) return fail(`request #${i + 1} is not an object`);
+    // `Body` or `URL` could be read by Graph and not by us: only the documented spelling is accepted.
+    const odd = miscased(r, ITEM_FIELDS);
+    if (odd) return fail(`request #${i + 1} has property '${odd}'; use '${ITEM_FIELDS.get(odd.toLowerCase())}'`);
     const rawId = r.id;
     const id = typeof rawId === 'string' ? rawId : typeof rawId === 'number' && Number.isInteger(rawId) ? String(rawId) : null;
     if (!id) return fail(`request #${i + 1} has no id`);

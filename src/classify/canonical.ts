@@ -37,7 +37,7 @@ export type CanonicalResult =
 /** OData system query options (concepts/query-parameters.md); on beta, and for some v1.0 APIs, the `$` is optional. */
 const SYSTEM_OPTIONS = new Set([
   'select', 'expand', 'filter', 'top', 'skip', 'count', 'orderby', 'search', 'format', 'skiptoken',
-  'deltatoken', 'id', 'apply', 'levels', 'compute', 'index', 'schemaversion', 'expand', 'value',
+  'deltatoken', 'id', 'apply', 'levels', 'compute', 'index', 'schemaversion',
 ]);
 
 /** Query options whose value decides what data comes back; double-encoding them is refused. */
@@ -222,6 +222,7 @@ export function canonicalize(rawUrl: string, opts: CanonicalizeOptions): Canonic
   const q = rawUrl.indexOf('?');
   let rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
   const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
+  if (opts.batchVersion && rawUrl.trim() !== rawUrl) return invalid('leading or trailing whitespace in $batch item url');
   if (opts.batchVersion) {
     // Batch item urls are relative to the version root; the leading slash is optional (json-batching.md).
     if (/^[a-z][a-z0-9+.-]*:/i.test(rawPath) || rawPath.startsWith('//')) return { ok: false, code: 'GW_ERR_REQUEST_INVALID', message: 'absolute URL in $batch item', batchFatal: true };

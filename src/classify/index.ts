@@ -119,7 +119,7 @@ function partialKinds(root: TrieNode, tokens: PathToken[]): MatchKind[] {
       node = node?.wild ?? null;
       return 'key';
     }
-    const lit = node?.lit.get(t.kind === 'call' ? t.key : t.key);
+    const lit = node?.lit.get(t.key);
     if (lit) {
       node = lit;
       return 'lit';
@@ -138,6 +138,8 @@ function renderPath(tokens: PathToken[], kinds: MatchKind[]): string {
   tokens.forEach((t, i) => {
     if (t.kind === 'colon') parts[parts.length - 1] = `${parts[parts.length - 1] ?? ''}:/${t.text}:`;
     else if (t.kind === 'name') parts.push(kinds[i] === 'lit' ? t.key : t.text);
+    // An alternate key addressed through the id form: keep it on its entity set, `applications(appId='x')`.
+    else if (t.kind === 'call' && kinds[i] === 'key') parts[parts.length - 1] = `${parts[parts.length - 1] ?? ''}${t.text.slice(t.name.length)}`;
     else parts.push(t.text);
   });
   return '/' + parts.join('/');

@@ -16,11 +16,13 @@ export function findDuplicateKey(text: string): string | null {
       while (j < n && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
       if (expectKey) {
         const top = stack[stack.length - 1];
-        let key: unknown;
-        try {
-          key = JSON.parse(text.slice(i, j + 1));
-        } catch {
-          return null; // a syntax error; JSON.parse reports it
+        let key: unknown = text.slice(i + 1, j);
+        if ((key as string).indexOf('\\') >= 0) {
+          try {
+            key = JSON.parse(text.slice(i, j + 1));
+          } catch {
+            return null; // a syntax error; JSON.parse reports it
+          }
         }
         if (top && typeof key === 'string') {
           const k = key.toLowerCase();

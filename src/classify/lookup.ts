@@ -62,13 +62,9 @@ function walk(root: TrieNode, tokens: PathToken[], splitCalls: boolean): { node:
         if (tok.args.length !== 1 || !SPLITTABLE_KEYS.has(tok.args[0]![0].toLowerCase())) return null;
         const named = node.lit.get(tok.name.toLowerCase());
         if (!named?.wild) return null;
-        used.push({ kind: 'name', text: tok.name, key: tok.name.toLowerCase() });
-        kinds.push('lit');
-        node = named;
-        next = named.wild;
-        kinds.push('key');
-        used.push(tok);
-        node = next;
+        used.push({ kind: 'name', text: tok.name, key: tok.name.toLowerCase() }, tok);
+        kinds.push('lit', 'key');
+        node = named.wild;
         continue;
       }
       case 'colon':

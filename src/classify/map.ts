@@ -176,7 +176,7 @@ function parseMarker(value: string): { least: Set<string>; also: string[] } {
 /** Orders and narrows one scheme's accumulated permissions (graph-facts §1.3 caveats 1 and 2). */
 function finalizeScheme(acc: Map<string, PermAcc>, read: boolean): SchemePermissions {
   const entries = [...acc.entries()];
-  entries.sort((a, b) => Number(b[1].least) - Number(a[1].least) || a[1].level - b[1].level || a[0].localeCompare(b[0]));
+  entries.sort((a, b) => Number(b[1].least) - Number(a[1].least) || a[1].level - b[1].level || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const marked = entries.filter((e) => e[1].least);
   // Several "least" markers: keep the lowest privilegeLevel; none at all: the lowest level overall.
   const pool = marked.length ? marked : entries;
@@ -195,6 +195,14 @@ function finalizeScheme(acc: Map<string, PermAcc>, read: boolean): SchemePermiss
 }
 
 export const COMPILER_VERSION = 'classify-map/1';
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
 
 /** Builds the trie. `version` is supplied by the caller (a hash of the inputs). */
 export function compileIndex(doc: PermissionsDocument, supplement: SupplementDocument, tiers: TierTable, version: string): CompiledIndex {
@@ -287,10 +295,11 @@ export function compileIndex(doc: PermissionsDocument, supplement: SupplementDoc
     node.ops = new Map();
     for (const [method, perSchemes] of acc) {
       pairs++;
-      const permissions = {
+      // Shared by every Operation that matches this entry: frozen so no consumer can change the map.
+      const permissions = deepFreeze({
         Application: finalizeScheme(perSchemes.Application, method === 'GET'),
         DelegatedWork: finalizeScheme(perSchemes.DelegatedWork, method === 'GET'),
-      };
+      });
       let baseTier: Tier = 'unknown';
       for (const s of SCHEMES) {
         for (const p of permissions[s].least) {

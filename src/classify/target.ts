@@ -49,7 +49,7 @@ const MAILBOX = new Set([
 const ALT_KEY_KINDS: Record<string, IdKind> = { appid: 'appId', roletemplateid: 'roleTemplateId', userprincipalname: 'userPrincipalName', id: 'id' };
 
 /** Body fields that name other directory objects the call links (a $ref body, an assignment). */
-const BODY_ID_FIELDS = ['principalId', 'resourceId', 'appRoleId', 'roleDefinitionId', 'directoryScopeId'];
+const BODY_ID_FIELDS = new Set(['principalid', 'resourceid', 'approleid', 'roledefinitionid', 'directoryscopeid']);
 
 export interface TargetInput {
   tokens: PathToken[];
@@ -70,11 +70,13 @@ function refId(ref: string): string {
 function bodyIds(body: unknown): string[] {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return [];
   const out: string[] = [];
-  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+  // Property names compared case-insensitively: Graph's JSON binding may not care about case.
+  for (const [key, v] of Object.entries(body as Record<string, unknown>)) {
+    const k = key.toLowerCase();
     if (k === '@odata.id' && typeof v === 'string') out.push(refId(v));
     else if (k.endsWith('@odata.bind')) {
       for (const r of Array.isArray(v) ? v : [v]) if (typeof r === 'string') out.push(refId(r));
-    } else if (BODY_ID_FIELDS.includes(k) && typeof v === 'string' && v) out.push(v);
+    } else if (BODY_ID_FIELDS.has(k) && typeof v === 'string' && v) out.push(v);
   }
   return out;
 }

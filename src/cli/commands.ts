@@ -25,6 +25,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   sync: { summary: 'read the Entra tenant(s) through Graph and save the directory snapshot', load: () => import('./sync.js') },
   permissions: { summary: "show an agent's effective permissions with provenance", load: () => import('./permissions.js') },
   report: { summary: 'directory posture report (text, JSON or HTML)', load: () => import('./report.js') },
+  emulator: { summary: 'run the local Entra + Graph emulator (synthetic tenants, test agents)', load: () => import('./emulator.js') },
+  approvals: { summary: 'list, show, approve or deny calls held for approval', load: () => import('./approvals.js') },
+  overrides: { summary: 'list, create, approve or revoke governed overrides', load: () => import('./overrides.js') },
 };
 
 export function usage(): string {

@@ -9,6 +9,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import YAML from 'yaml';
 import { buildSchema } from './schema.js';
+import { validateDirectoryConfig, DirectoryConfigError } from '../directory/config.js';
 import type { Config } from './types.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.
@@ -55,6 +56,12 @@ export function parseConfig(doc: unknown, source: string, baseDir: string): Read
     throw new ConfigError(source, [...new Set(problems)]);
   }
   const cfg = data as unknown as Config;
+  try {
+    validateDirectoryConfig(cfg.directory);
+  } catch (err) {
+    if (err instanceof DirectoryConfigError) throw new ConfigError(source, err.problems);
+    throw err;
+  }
   cfg.baseDir = baseDir;
   const rel = (p: string) => path.resolve(baseDir, p);
   cfg.server.tls.cert = rel(cfg.server.tls.cert);
@@ -62,6 +69,11 @@ export function parseConfig(doc: unknown, source: string, baseDir: string): Read
   if (cfg.upstream.ca) cfg.upstream.ca = rel(cfg.upstream.ca);
   if (cfg.identity.ca) cfg.identity.ca = rel(cfg.identity.ca);
   cfg.state.dir = rel(cfg.state.dir);
+  if (cfg.policy.rulesDir) cfg.policy.rulesDir = rel(cfg.policy.rulesDir);
+  for (const t of cfg.directory.tenants) {
+    const c = t.credentials as unknown as Record<string, string | undefined>;
+    for (const k of ['clientSecretFile', 'certificateFile', 'privateKeyFile'] as const) if (c[k]) c[k] = rel(c[k]!);
+  }
   cfg.upstream.url = cfg.upstream.url.replace(/\/$/, '');
   cfg.identity.authorityHost = cfg.identity.authorityHost.replace(/\/$/, '');
   return deepFreeze(cfg);

@@ -2,8 +2,9 @@
  * The one configuration JSON Schema, assembled from each module's slice. Owns shape,
  * defaults and descriptions; does not read files (load.ts does).
  */
-import { secretRefSchema } from './secrets.js';
 import { tokenConfigSchema } from '../token/config.js';
+import { directoryConfigSchema } from '../directory/config.js';
+import { approvalsConfigSchema, overridesConfigSchema } from '../approval/config.js';
 
 const listen = (host: string, port: number) => ({
   type: 'object',
@@ -75,24 +76,9 @@ export const adminSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
-  description: 'The admin listener: /metrics, /healthz, /readyz and the admin API. Keep it off the agents’ network.',
+  description: 'The admin listener: /metrics, /healthz, /readyz and the admin API (/api/v1, approvers authenticate with bearer tokens configured under approvals.approvers). Keep it off the agents’ network.',
   properties: {
     listen: listen('127.0.0.1', 9464),
-    tokens: {
-      type: 'array',
-      default: [],
-      description: 'Bearer tokens for the admin API, each naming who holds it.',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'token'],
-        properties: {
-          name: { type: 'string', minLength: 1, description: 'The approver or operator this token belongs to.' },
-          token: secretRefSchema,
-          objectId: { type: 'string', description: 'Entra object id of this person, so they cannot approve their own calls.' },
-        },
-      },
-    },
   },
 } as const;
 
@@ -115,6 +101,39 @@ export const stateSchema = {
   },
 } as const;
 
+export const policySchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: 'The rule set calls are decided by (see docs/policy.md).',
+  properties: {
+    rulesDir: { type: 'string', description: 'Directory of rules/*.yaml and controls.yaml (relative to the config file). Default: the shipped baseline rules.' },
+    watch: { type: 'boolean', default: true, description: 'Reload rules when files change; an invalid change keeps the last good set.' },
+  },
+} as const;
+
+export const auditSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: 'The hash-chained decision log in <state.dir>/audit.',
+  properties: {
+    failMode: {
+      enum: ['closed', 'open'],
+      default: 'closed',
+      description: "closed: a sensitive call (a change, a privileged read, a non-allow decision) whose audit record cannot be written is refused with 503. open: it goes through, logged and counted in graphwarden_fail_open_total{setting=\"audit.failMode\"}.",
+    },
+    fsync: { type: 'boolean', default: true, description: 'fdatasync records before acknowledging them.' },
+    includeToken: { type: 'boolean', default: false, description: 'Record raw bearer tokens (makes the log a store of live credentials; leave off).' },
+    includeBody: { type: 'boolean', default: false, description: 'Record request bodies (personal data; leave off unless required).' },
+    pseudonymiseUserPrincipalName: { type: 'boolean', default: false, description: 'Record user principal names as sha256 pseudonyms (object ids are kept).' },
+  },
+} as const;
+
+// The directory keeps its snapshot under <state.dir>/directory, so its own stateDir is not a config key here.
+const { stateDir: _directoryStateDir, ...directoryProperties } = directoryConfigSchema.properties;
+export const directorySchema = { ...directoryConfigSchema, default: {}, properties: directoryProperties } as const;
+
 /** Modules register their slices here; `buildSchema()` assembles the whole document. */
 const slices: Record<string, object> = {
   server: serverSchema,
@@ -123,6 +142,11 @@ const slices: Record<string, object> = {
   admin: adminSchema,
   log: logSchema,
   state: stateSchema,
+  policy: policySchema,
+  audit: auditSchema,
+  directory: directorySchema,
+  approvals: approvalsConfigSchema,
+  overrides: overridesConfigSchema,
 };
 
 export function buildSchema(): object {

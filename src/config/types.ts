@@ -1,6 +1,7 @@
 /** The validated, defaulted, frozen configuration the composition root hands to each module. */
-import type { SecretRef } from './secrets.js';
+import type { ApprovalsConfigSlice, OverridesConfigSlice } from '../approval/config.js';
 import type { TokenConfig } from '../token/config.js';
+import type { DirectoryConfig } from '../directory/config.js';
 
 export interface ListenConfig {
   host: string;
@@ -31,8 +32,12 @@ export interface Config {
   identity: TokenConfig & { ca?: string };
   admin: {
     listen: ListenConfig;
-    tokens: Array<{ name: string; token: SecretRef; objectId?: string }>;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; accessLog: boolean };
   state: { dir: string };
+  policy: { rulesDir?: string; watch: boolean };
+  audit: { failMode: 'closed' | 'open'; fsync: boolean; includeToken: boolean; includeBody: boolean; pseudonymiseUserPrincipalName: boolean };
+  directory: Omit<DirectoryConfig, 'stateDir'>;
+  approvals: ApprovalsConfigSlice;
+  overrides: OverridesConfigSlice;
 }

@@ -3,7 +3,7 @@
  * agents (the official Graph SDK with msal-node) making real calls through the proxy.
  * Owns the script; the CLI (cli/demo.ts) prints it. Runs on loopback only.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
@@ -66,6 +66,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
   const tenant = emulator.tenants[0]!;
   const ownState = !opts.stateDir;
   const stateDir = opts.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'graphwarden-demo-')));
+  // graphwarden reads the tenant with the emulator's read-only connector app (secret in a 0600 file).
+  const connector = tenant.agents['graphwarden-connector']!;
+  const secretFile = path.join(stateDir, 'connector.secret');
+  await writeFile(secretFile, connector.clientSecret!, { mode: 0o600 });
   const config = parseConfig(
     {
       server: { listen: { host: '127.0.0.1', port: opts.proxyPort ?? 0 }, tls: { enabled: true, cert: CERT_FILES.serverCert, key: CERT_FILES.serverKey } },
@@ -74,12 +78,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       admin: { listen: { host: '127.0.0.1', port: opts.adminPort ?? 0 } },
       log: { level: 'silent', accessLog: false },
       state: { dir: stateDir },
+      directory: { tenants: [{ tenantId: tenant.id, authorityHost: emulator.url, graphBaseUrl: emulator.url, credentials: { clientId: connector.appId, clientSecretFile: secretFile } }] },
     },
     'demo',
     opts.pkiDir,
   );
   const app: App = await createApp(config, { logger: createLogger({ level: 'silent' }) });
   const { proxyUrl, adminUrl } = await app.start();
+  const sync = await app.syncDirectory();
+  log(`directory synced: snapshot ${sync?.snapshotId?.slice(0, 12) ?? '?'} (${sync?.tenants.map((t) => `${t.objects} objects`).join(', ')})\n`);
   const proxyHost = new URL(proxyUrl).hostname;
   const emuHost = new URL(emulator.url).host;
   const authority = `${emulator.url}/${tenant.id}`;
@@ -119,9 +126,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       let code = err.code ?? 'error';
       let graphwardenCode: string | undefined;
       try {
-        const parsed = JSON.parse(err.body ?? '{}') as { error?: { code?: string; innerError?: Record<string, string> } };
-        code = parsed.error?.code ?? code;
-        graphwardenCode = parsed.error?.innerError?.['graphwarden-code'];
+        // The SDK keeps Graph's error object (inside the envelope) as `body`.
+        const parsed = JSON.parse(err.body ?? '{}') as { code?: string; innerError?: Record<string, string> };
+        code = parsed.code ?? code;
+        graphwardenCode = parsed.innerError?.['graphwarden-code'];
       } catch {
         // non-JSON body: keep the SDK's code
       }

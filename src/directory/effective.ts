@@ -112,6 +112,8 @@ interface Gate {
   actions: RegExp;
   write: boolean;
   owned?: ReadonlyArray<'application' | 'servicePrincipal' | 'group'>;
+  /** Without a role the scope still works on the signed-in user's own object (e.g. their profile). */
+  self?: boolean;
   /** Gate only guests (members read the directory by default). */
   guestsOnly?: boolean;
 }
@@ -122,10 +124,11 @@ const GATES: readonly Gate[] = [
   { scope: /^AppRoleAssignment\.ReadWrite\.All$/, actions: /^microsoft\.directory\/servicePrincipals\/(appRoleAssignedTo|allProperties)\//, write: true, owned: ['servicePrincipal'] },
   { scope: /^DelegatedPermissionGrant\.ReadWrite\.All$/, actions: /^microsoft\.directory\/(oAuth2PermissionGrants\/|servicePrincipals\/managePermissionGrants)/, write: true },
   { scope: /^Application\.ReadWrite\.All$/, actions: /^microsoft\.directory\/(applications|servicePrincipals)\//, write: true, owned: ['application', 'servicePrincipal'] },
-  { scope: /^User\.ReadWrite\.All$|^User\.EnableDisableAccount\.All$/, actions: /^microsoft\.directory\/users\//, write: true },
+  { scope: /^User\.ReadWrite\.All$/, actions: /^microsoft\.directory\/users\//, write: true, self: true },
+  { scope: /^User\.EnableDisableAccount\.All$/, actions: /^microsoft\.directory\/users\//, write: true },
   { scope: /^UserAuthenticationMethod\.ReadWrite\.All$|^User\.ManageIdentities\.All$/, actions: /^microsoft\.directory\/users\/(authenticationMethods|password|identities)/, write: true },
   { scope: /^Group\.ReadWrite\.All$|^GroupMember\.ReadWrite\.All$/, actions: /^microsoft\.directory\/groups(\.[a-z]+)?\//i, write: true, owned: ['group'] },
-  { scope: /^Directory\.ReadWrite\.All$/, actions: /^microsoft\.directory\//, write: true, owned: ['application', 'servicePrincipal', 'group'] },
+  { scope: /^Directory\.ReadWrite\.All$/, actions: /^microsoft\.directory\//, write: true, owned: ['application', 'servicePrincipal', 'group'], self: true },
   { scope: /^Policy\.ReadWrite\./, actions: /^microsoft\.directory\/[A-Za-z]*[Pp]olic/, write: true },
   { scope: /^Domain\.ReadWrite\.All$/, actions: /^microsoft\.directory\/domains\//, write: true },
   { scope: /^Organization\.ReadWrite\.All$/, actions: /^microsoft\.directory\/organization\//, write: true },
@@ -297,9 +300,9 @@ export function rolesOf(
 ): { active: HeldRole[]; eligible: HeldRole[]; resolved: Map<string, ResolvedRole> } {
   const subjects: Array<{ id: string; prefix: Provenance[] }> = [{ id: principalId, prefix: [] }];
   for (const [gid, path] of transitiveGroups(t, principalId)) {
-    const g = t.groups.get(gid);
-    // Only role-assignable groups can hold directory roles (isAssignableToRole).
-    if (!g?.roleAssignable) continue;
+    // Only role-assignable groups (isAssignableToRole) can hold directory roles, so any group that has a
+    // role assignment or schedule is one; groups without any simply contribute nothing.
+    if (!t.roleAssignmentsByPrincipal.has(gid) && !t.assignmentSchedulesByPrincipal.has(gid) && !t.eligibilityByPrincipal.has(gid)) continue;
     subjects.push({
       id: gid,
       prefix: path.map((p) => ({ kind: 'groupMembership' as const, id: p, description: `member of group "${groupName(t, p)}"` })),
@@ -560,13 +563,17 @@ export function effectiveForDelegated(
       graph.set(scope, { permission: scope, scheme: 'DelegatedWork', via: [...via, ...roleVia], ...(limited ? { limitedTo: limited } : {}) });
       continue;
     }
-    const ownedIds = (gate.owned ?? []).flatMap((k) => owned[k]);
-    if (ownedIds.length > 0) {
+    const ownedIds = (gate.owned ?? []).flatMap((k) => owned[k]).sort();
+    if (ownedIds.length > 0 || gate.self) {
       graph.set(scope, {
         permission: scope,
         scheme: 'DelegatedWork',
-        via: [...via, ...ownedIds.map((id) => ({ kind: 'ownership' as const, id, description: `signed-in user owns ${id}` }))],
-        limitedTo: ownedIds.sort(),
+        via: [
+          ...via,
+          ...ownedIds.map((id) => ({ kind: 'ownership' as const, id, description: `signed-in user owns ${id}` })),
+          ...(gate.self ? [{ kind: 'userRole' as const, id: user.id, description: 'the signed-in user may change their own profile without a role' }] : []),
+        ],
+        limitedTo: gate.self ? [user.id, ...ownedIds] : ownedIds,
       });
       continue;
     }

@@ -19,6 +19,10 @@ export { directoryConfigSchema, validateDirectoryConfig, loadDirectoryConfigFile
 export type { DirectoryView } from './view.js';
 export type { DriftEvent } from './drift.js';
 export type { SnapshotView } from './effective.js';
+export { createDirectoryView } from './effective.js';
+export { createSnapshot, loadSnapshot, saveSnapshot, type Snapshot } from './snapshot.js';
+export { loadReferenceData, type ReferenceData } from './reference.js';
+export { buildReport, renderReportHtml, renderReportText, type PostureReport } from './report.js';
 
 export const DELTA_FILE = 'directory-delta.json';
 

@@ -83,6 +83,16 @@ class Collection {
     return more ? { items, next: { m, f } } : { items };
   }
 
+  /** Every object held in the maps: the materialised ones plus generated objects changed by writes. */
+  touched(): Obj[] {
+    return [...this.#objects.values()];
+  }
+
+  /** A generated object, to learn the values all untouched fillers share; undefined without fillers. */
+  fillerSample(): Obj | undefined {
+    return this.filler && this.filler.count > 0 ? this.filler.make(0) : undefined;
+  }
+
   /** Materialised objects only (small: the cast and writes), for scans and relationship indexes. */
   materialised(): Obj[] {
     return this.#order.filter((id) => !this.#deleted.has(id)).map((id) => this.#objects.get(id)!);

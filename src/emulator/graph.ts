@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GRAPH_APP_ID } from './catalog.js';
-import { DELTA_COLLECTIONS, type CollectionName, type Cursor, type Obj, type TenantDirectory } from './directory.js';
+import { type CollectionName, type Cursor, type Obj, type TenantDirectory } from './directory.js';
 import { decodeToken, encodeToken, randomGuid } from './ids.js';
 import { verifyJwt } from './tokens.js';
 import type { EmulatorState, Resp, TenantState } from './types.js';
@@ -264,6 +264,20 @@ const INDEXED: Record<string, string[]> = {
   servicePrincipals: ['id', 'appid'],
 };
 
+/** Fields whose value is the same on every untouched generated object (see directory.ts fillers). */
+const FILLER_CONSTANT: Partial<Record<CollectionName, string[]>> = {
+  users: ['usertype', 'accountenabled', 'creationtype', 'externaluserstate'],
+  groups: ['isassignabletorole', 'securityenabled', 'mailenabled', 'membershipruleprocessingstate', 'visibility'],
+  applications: ['signinaudience', 'isfallbackpublicclient', 'publisherdomain'],
+  servicePrincipals: ['serviceprincipaltype', 'accountenabled', 'appownerorganizationid'],
+};
+
+/** Whether an untouched generated object could match the clauses on constant fields (none: it could). */
+function matchesSample(sample: Obj | undefined, constantClauses: Clause[]): boolean {
+  if (!sample || !constantClauses.length) return true;
+  return matches(sample, constantClauses);
+}
+
 /** Beyond this many lazily generated objects, scans for non-indexed filters are refused. */
 const SCAN_LIMIT = 20_000;
 
@@ -305,6 +319,10 @@ function listCollection(ctx: Ctx, name: CollectionName, keep?: (o: Obj) => boole
         if (f === 'userprincipalname') return dir.userByKey(key);
         return dir.byAppId(name as 'applications' | 'servicePrincipals', key);
       }).filter((o): o is Obj => !!o);
+    } else if (!matchesSample(coll.fillerSample(), clauses.filter((c) => FILLER_CONSTANT[name]?.includes(c.field.toLowerCase())))) {
+      // Untouched generated objects all share this field's value and it does not match:
+      // only objects held in the maps (cast, created, changed) can.
+      candidates = coll.touched();
     } else {
       if (coll.size > SCAN_LIMIT + coll.materialised().length) {
         return badRequest(ctx, `Unsupported query: the emulator filters '${name}' at this size only on ${(INDEXED[name] ?? []).join(', ')}.`, 'Request_UnsupportedQuery');
@@ -335,11 +353,61 @@ function listCollection(ctx: Ctx, name: CollectionName, keep?: (o: Obj) => boole
   return pageResponse(ctx, name, p.items, fields, next ? encodeToken({ k: 'c', m: next.m, f: next.f }) : undefined, count && !skip ? coll.size : undefined);
 }
 
+// $expand on directory objects returns at most 20 related objects (concepts/query-parameters.md).
+const EXPAND_MAX = 20;
+const EXPANDABLE: Partial<Record<CollectionName, string[]>> = {
+  users: ['memberOf', 'transitiveMemberOf', 'appRoleAssignments', 'ownedObjects'],
+  groups: ['members', 'owners', 'memberOf', 'transitiveMembers'],
+  applications: ['owners'],
+  servicePrincipals: ['owners', 'memberOf', 'appRoleAssignments', 'appRoleAssignedTo'],
+};
+
+/** Navigation properties named in $expand (inner options ignored), or an error for unknown ones. */
+function expandOf(ctx: Ctx, name: CollectionName): string[] | Resp {
+  const raw = ctx.req.query.get('$expand') ?? (ctx.req.version === 'beta' ? ctx.req.query.get('expand') : null);
+  if (!raw) return [];
+  const navs = raw.replace(/\([^)]*\)/g, '').split(',').map((x) => x.trim()).filter(Boolean);
+  const allowed = EXPANDABLE[name] ?? [];
+  const out: string[] = [];
+  for (const n of navs) {
+    const hit = allowed.find((a) => a.toLowerCase() === n.toLowerCase());
+    if (!hit) return badRequest(ctx, `Could not find a property named '${n}' on type '${ODATA_TYPE[name].slice(1)}'.`, 'BadRequest');
+    out.push(hit);
+  }
+  return out;
+}
+
+function expanded(ctx: Ctx, nav: string, obj: Obj): Obj[] {
+  const id = String(obj.id);
+  const dir = ctx.dir;
+  const objs = (ids: string[]) => ids.slice(0, EXPAND_MAX).map((x) => typed(dir, x)).filter((o): o is Obj => !!o);
+  switch (nav) {
+    case 'members': return objs(dir.members(id));
+    case 'transitiveMembers': return objs(dir.transitiveMembers(id));
+    case 'owners': return objs(dir.owners(id));
+    case 'memberOf': return objs(dir.memberOf(id));
+    case 'transitiveMemberOf': return objs(dir.transitiveMemberOf(id));
+    case 'appRoleAssignments': return dir.assignmentsFor(id).slice(0, EXPAND_MAX);
+    case 'appRoleAssignedTo': return dir.assignmentsTo(id).slice(0, EXPAND_MAX);
+    case 'ownedObjects': return [...dir.applications.materialised(), ...dir.servicePrincipals.materialised(), ...dir.groups.materialised()]
+      .filter((o) => dir.owners(String(o.id)).includes(id.toLowerCase())).slice(0, EXPAND_MAX).map((o) => typed(dir, String(o.id))!);
+    default: return [];
+  }
+}
+
+function shape(ctx: Ctx, name: CollectionName | undefined, obj: Obj, fields: string[] | undefined, navs: string[]): Obj {
+  const out = project(obj, fields, name, ctx.req.version);
+  for (const n of navs) out[n] = expanded(ctx, n, obj);
+  return out;
+}
+
 function pageResponse(ctx: Ctx, name: CollectionName, items: Obj[], fields: string[] | undefined, token: string | undefined, count: number | undefined): Resp {
+  const navs = expandOf(ctx, name);
+  if (!Array.isArray(navs)) return navs;
   const body: Obj = { '@odata.context': context(ctx, name, fields) };
   if (count !== undefined) body['@odata.count'] = count;
   if (token) body['@odata.nextLink'] = nextLink(ctx, token);
-  body.value = items.map((o) => project(o, fields, name, ctx.req.version));
+  body.value = items.map((o) => shape(ctx, name, o, fields, navs));
   return ok(body);
 }
 
@@ -369,7 +437,10 @@ function listArray(ctx: Ctx, contextFragment: string, all: Obj[], def = 100): Re
 
 function entity(ctx: Ctx, fragment: string, obj: Obj, collection?: CollectionName): Resp {
   const fields = selectFields(ctx);
-  return ok({ '@odata.context': context(ctx, `${fragment}/$entity`, fields), ...project(obj, fields, collection, ctx.req.version) });
+  const name = collection ?? (EXPANDABLE[fragment as CollectionName] ? (fragment as CollectionName) : undefined);
+  const navs = name ? expandOf(ctx, name) : [];
+  if (!Array.isArray(navs)) return navs;
+  return ok({ '@odata.context': context(ctx, `${fragment}/$entity`, fields), ...shape(ctx, name, obj, fields, navs) });
 }
 
 function countText(ctx: Ctx, n: number): Resp {
@@ -866,6 +937,16 @@ route('POST', 'servicePrincipals/{id}/appRoleAssignedTo', both(P.appRoleAssignWr
 route('POST', 'servicePrincipals/{id}/appRoleAssignments', both(P.appRoleAssignWrite), createAppRoleAssignment('principal'));
 route('DELETE', 'servicePrincipals/{id}/appRoleAssignedTo/{aid}', both(P.appRoleAssignWrite), deleteAppRoleAssignment('resource'));
 route('DELETE', 'servicePrincipals/{id}/appRoleAssignments/{aid}', both(P.appRoleAssignWrite), deleteAppRoleAssignment('principal'));
+route('GET', 'servicePrincipals/{id}/memberOf', both(P.appRead), membership('memberOf'));
+route('GET', 'servicePrincipals/{id}/transitiveMemberOf', both(P.appRead), membership('transitiveMemberOf'));
+route('GET', 'servicePrincipals/{id}/ownedObjects', both(P.appRead), (ctx) => {
+  const sp = ctx.dir.servicePrincipals.get(ctx.params.id!);
+  return sp ? listArray(ctx, 'directoryObjects', expanded(ctx, 'ownedObjects', sp)) : notFound(ctx, ctx.params.id!);
+});
+route('GET', 'users/{id}/ownedObjects', both(P.userRead, P.userSelf), (ctx) => {
+  const u = ctx.dir.userByKey(ctx.params.id!);
+  return u ? listArray(ctx, 'directoryObjects', expanded(ctx, 'ownedObjects', u)) : notFound(ctx, ctx.params.id!);
+});
 route('GET', 'servicePrincipals/{id}/oauth2PermissionGrants', both(P.grantRead), (ctx) => {
   const sp = ctx.dir.servicePrincipals.get(ctx.params.id!);
   return sp ? listArray(ctx, 'oauth2PermissionGrants', ctx.dir.oauth2PermissionGrants.materialised().filter((g) => String(g.clientId).toLowerCase() === String(sp.id).toLowerCase())) : notFound(ctx, ctx.params.id!);
@@ -935,6 +1016,14 @@ route('GET', 'directoryRoles/{id}/members', both(P.roleRead), (ctx) => {
 
 route('GET', 'organization', { app: [...P.org], user: [...P.orgUser] }, (ctx) => listArray(ctx, 'organization', [organization(ctx)]));
 route('GET', 'organization/{id}', { app: [...P.org], user: [...P.orgUser] }, (ctx) => (ctx.params.id === ctx.caller.tenant.tenant.id ? entity(ctx, 'organization', organization(ctx)) : notFound(ctx, ctx.params.id!)));
+route('POST', 'directoryObjects/getByIds', both([...P.userRead, ...P.groupRead, ...P.appRead]), (ctx) => {
+  const b = asObj(ctx.req.body);
+  const ids = b?.ids;
+  if (!Array.isArray(ids) || ids.length > 1000 || ids.some((x) => typeof x !== 'string')) return badRequest(ctx, 'ids must be an array of at most 1000 object ids.');
+  const types = Array.isArray(b?.types) ? (b.types as unknown[]).map((t) => `#microsoft.graph.${String(t)}`.toLowerCase()) : undefined;
+  const found = (ids as string[]).map((id) => typed(ctx.dir, id)).filter((o): o is Obj => !!o && (!types || types.includes(String(o['@odata.type']).toLowerCase())));
+  return ok({ '@odata.context': context(ctx, 'directoryObjects'), value: found });
+});
 route('GET', 'directoryObjects/{id}', both([...P.userRead, ...P.groupRead, ...P.appRead]), (ctx) => {
   const o = typed(ctx.dir, ctx.params.id!);
   return o ? entity(ctx, 'directoryObjects', o) : notFound(ctx, ctx.params.id!);
@@ -996,7 +1085,13 @@ export function handleGraphRequest(state: EmulatorState, caller: Caller, req: Gr
   }
   const norm = normalise(dir, segments);
   if (!norm || !norm.length) return graphError(400, 'BadRequest', 'Invalid request.', req.headers, now);
-  const m = matchRoute(req.method, norm);
+  let m = matchRoute(req.method, norm);
+  // `…/members/$count` and friends: count a navigation list through its own route.
+  let countNav = false;
+  if (!m && req.method === 'GET' && norm.length > 2 && norm[norm.length - 1] === '$count') {
+    m = matchRoute('GET', norm.slice(0, -1));
+    countNav = !!m && !('methodNotAllowed' in m);
+  }
   if (!m) return graphError(400, 'BadRequest', `Resource not found for the segment '${norm[norm.length - 1] ?? ''}'.`, req.headers, now);
   if ('methodNotAllowed' in m) return graphError(405, 'Request_BadRequest', `The request method '${req.method}' is not supported for this resource.`, req.headers, now);
   const ctx: Ctx = { req: { ...req, segments: req.segments }, caller, dir, state, params: m.params, base: state.publicUrl };
@@ -1005,15 +1100,24 @@ export function handleGraphRequest(state: EmulatorState, caller: Caller, req: Gr
   const isSelf = caller.kind === 'delegated' && norm[0] === 'users' && target !== undefined && (target.toLowerCase() === caller.userId?.toLowerCase() || dir.userByKey(target)?.id === caller.userId);
   const acceptable = caller.kind === 'app' ? perms.app ?? [] : [...(perms.user ?? []), ...(isSelf ? perms.self ?? [] : [])];
   if (!acceptable.some((p) => caller.perms.has(p))) return graphError(403, 'Authorization_RequestDenied', DENIED, req.headers, now);
-  const resp = m.route.handler(ctx);
-  return resp;
+  if (countNav) {
+    if ((req.headers.consistencylevel ?? '').toLowerCase() !== 'eventual') return graphError(400, 'Request_BadRequest', "Count is not currently supported without the 'ConsistencyLevel: eventual' header.", req.headers, now);
+    const q = new URLSearchParams(req.query);
+    q.set('$count', 'true');
+    q.set('$top', '1');
+    q.delete('$skiptoken');
+    const listed = m.route.handler({ ...ctx, req: { ...ctx.req, query: q } });
+    const n = (listed.body as Obj | undefined)?.['@odata.count'];
+    return typeof n === 'number' ? { status: 200, text: String(n) } : listed;
+  }
+  return m.route.handler(ctx);
 }
 
 // ---- $batch ---------------------------------------------------------------------------------
 
 const BATCH_MAX = 20;
 
-export function handleBatch(state: EmulatorState, caller: Caller, version: 'v1.0' | 'beta', body: unknown, headers: Record<string, string | undefined>, run: (item: GraphRequest) => Resp): Resp {
+export function handleBatch(state: EmulatorState, version: 'v1.0' | 'beta', body: unknown, headers: Record<string, string | undefined>, run: (item: GraphRequest) => Resp): Resp {
   const now = state.now();
   const requests = (asObj(body)?.requests ?? undefined) as unknown;
   if (!Array.isArray(requests)) return graphError(400, 'BadRequest', 'Invalid batch payload format.', headers, now);
@@ -1054,7 +1158,6 @@ export function handleBatch(state: EmulatorState, caller: Caller, version: 'v1.0
     if (resp.body !== undefined) outHeaders['content-type'] = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
     responses.push({ id, status: resp.status, headers: outHeaders, ...(resp.body !== undefined ? { body: resp.body } : resp.text !== undefined ? { body: resp.text } : {}) });
   }
-  void caller;
   return ok({ responses });
 }
 
@@ -1071,4 +1174,3 @@ export function decodeSegments(path: string): string[] {
   });
 }
 
-export { DELTA_COLLECTIONS };

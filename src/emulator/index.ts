@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { handleEntra, mintAccessToken, type IssueTokenRequest } from './entra.js';
 import { GraphAuthenticator, decodeSegments, graphError, handleBatch, handleGraphRequest, type Caller, type GraphRequest } from './graph.js';
 import { seedTenant, type EmulatorTenant } from './seed.js';
-import { TenantKeys } from './tokens.js';
+import { TenantKeys, newSigningKey, type SigningKey } from './tokens.js';
 import type { TenantDirectory } from './directory.js';
 import type { EmulatorState, Resp, TenantState } from './types.js';
 
@@ -73,6 +73,15 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
+// Same idea as the seeded certificates: the first signing key of a tenant is made once per
+// process and seed; rotation always makes fresh keys.
+const initialKeys = new Map<string, SigningKey>();
+function initialSigningKey(label: string): SigningKey {
+  let k = initialKeys.get(label);
+  if (!k) initialKeys.set(label, (k = newSigningKey()));
+  return k;
+}
+
 const BODY_LIMIT = 4 * 1024 * 1024;
 const LOG_LIMIT = 10_000;
 const JSON_TYPE = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
@@ -116,7 +125,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const tenantList: EmulatorTenant[] = [];
   for (let i = 0; i < (opts.tenants ?? 1); i++) {
     const { directory, tenant } = seedTenant({ seed, index: i, size, now });
-    tenants.set(tenant.id, { tenant, directory, keys: new TenantKeys() });
+    tenants.set(tenant.id, { tenant, directory, keys: new TenantKeys(initialSigningKey(`${seed}:${i}`)) });
     byDomain.set(tenant.primaryDomain.toLowerCase(), tenant.id);
     tenantList.push(tenant);
   }
@@ -208,7 +217,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       const rest = segments.slice(1);
       if (rest.length === 1 && rest[0] === '$batch' && method === 'POST') {
         record({ method, path: pathForLog, authorized: true, status: 200 });
-        const resp = handleBatch(state, a.caller, version, body, headers, (item) => runGraph(a.caller, { ...item, headers: { ...item.headers, authorization: headers.authorization } }, `/${version}/${item.segments.join('/')}`));
+        const resp = handleBatch(state, version, body, headers, (item) => runGraph(a.caller, { ...item, headers: { ...item.headers, authorization: headers.authorization } }, `/${version}/${item.segments.join('/')}`));
         await send(res, resp, headers, true);
         return;
       }

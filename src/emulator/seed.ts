@@ -59,6 +59,15 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+// RSA key generation costs ~0.3 s; emulators started in one process with the same seed
+// (test files start several) reuse the same certificate instead of making a new one each time.
+const certMemo = new Map<string, { keyPem: string; certPem: string }>();
+function memoCert(key: string, make: () => { keyPem: string; certPem: string }): { keyPem: string; certPem: string } {
+  let c = certMemo.get(key);
+  if (!c) certMemo.set(key, (c = make()));
+  return c;
+}
+
 /** Approximate number of cast objects, subtracted from `size` to size the fillers. */
 const CAST_OBJECTS = 43;
 
@@ -213,10 +222,8 @@ export function seedTenant(opts: { seed: string; index: number; size: number; no
   mkApp({ key: 'partner-analytics', displayName: 'Partner Analytics (multi-tenant)', roles: ['Directory.ReadWrite.All', 'Mail.Read'], agent: true, multiTenant: true });
 
   // ci-deployer's service principal owns two applications (Application.ReadWrite.OwnedBy scope).
-  for (const key of ['ci-target-web', 'ci-target-api']) {
-    const a = mkApp({ key, displayName: key === 'ci-target-web' ? 'CI Target Web' : 'CI Target API', owners: [ci.servicePrincipalId] });
-    void a;
-  }
+  mkApp({ key: 'ci-target-web', displayName: 'CI Target Web', owners: [ci.servicePrincipalId] });
+  mkApp({ key: 'ci-target-api', displayName: 'CI Target API', owners: [ci.servicePrincipalId] });
   mkApp({ key: 'legacy-expired', displayName: 'Legacy Reporting (expired secret)', owners: [admin.id], secret: { startMs: now - 740 * DAY, endMs: now - 10 * DAY, displayName: 'old' } });
   mkApp({ key: 'expiring-soon', displayName: 'HR Sync (secret expires soon)', owners: [admin.id], secret: { startMs: now - 345 * DAY, endMs: now + 20 * DAY, displayName: 'rotating' } });
   mkApp({ key: 'long-lived', displayName: 'Finance Export (long-lived secret)', owners: [admin.id], secret: { startMs: now - 10 * DAY, endMs: now + 3 * 365 * DAY, displayName: 'forever' } });
@@ -234,7 +241,7 @@ export function seedTenant(opts: { seed: string; index: number; size: number; no
   appsOut['research-agent-01'] = { displayName: 'Research Agent 01', appId: id('appId:research-agent-01'), servicePrincipalId: agentIdentityId };
 
   // cert-agent authenticates with a self-signed certificate (client assertion, appidacr 2).
-  const cert = createSelfSignedCert(`cert-agent.${t.primaryDomain}`, 365);
+  const cert = memoCert(`${s}:cert-agent`, () => createSelfSignedCert(`cert-agent.${t.primaryDomain}`, 365));
   const tp = thumbprints(cert.certPem);
   dir.addKeyCredential(certAgent.applicationObjectId!, { certPem: cert.certPem, sha1Hex: tp.sha1Hex, sha256Hex: tp.sha256Hex, endDateTime: iso(now + 365 * DAY), displayName: 'CN=cert-agent', certDerBase64: certDerBase64(cert.certPem) });
   agents['cert-agent']!.certificate = { keyPem: cert.keyPem, certPem: cert.certPem, thumbprintSha1Hex: tp.sha1Hex, thumbprintSha256Hex: tp.sha256Hex };

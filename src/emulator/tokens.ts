@@ -14,8 +14,6 @@ export interface SigningKey {
   x5c: string;
   privateKey: KeyObject;
   publicKey: KeyObject;
-  /** When set (ms epoch), the key is no longer current and is dropped from the JWKS after this time. */
-  retireAfter?: number;
 }
 
 function b64u(input: Buffer | string): string {
@@ -29,21 +27,24 @@ export function newSigningKey(commonName = 'accounts.emulator.graphwarden.local'
   return { kid: tp.sha1B64u, x5t: tp.sha1B64u, x5c: certDerBase64(certPem), privateKey: createPrivateKey(keyPem), publicKey: createPublicKey(keyPem) };
 }
 
-/** One tenant's signing keys: the first is current; retired keys stay published for a grace period. */
+/**
+ * One tenant's signing keys: the first is current; retired keys stay published until
+ * their grace period ends. Retirement is tracked here, not on the (shareable) key objects.
+ */
 export class TenantKeys {
-  #keys: SigningKey[];
+  #entries: { key: SigningKey; retireAfter?: number }[];
   constructor(initial: SigningKey = newSigningKey()) {
-    this.#keys = [initial];
+    this.#entries = [{ key: initial }];
   }
 
   get current(): SigningKey {
-    return this.#keys[0]!;
+    return this.#entries[0]!.key;
   }
 
   /** Keys that verify tokens now (the JWKS content), pruning expired grace periods. */
   published(now: number): SigningKey[] {
-    this.#keys = this.#keys.filter((k) => k.retireAfter === undefined || k.retireAfter > now);
-    return this.#keys;
+    this.#entries = this.#entries.filter((e) => e.retireAfter === undefined || e.retireAfter > now);
+    return this.#entries.map((e) => e.key);
   }
 
   find(kid: string, now: number): SigningKey | undefined {
@@ -52,8 +53,10 @@ export class TenantKeys {
 
   /** Makes a new key current. Old keys stay published for `graceMs` (0 drops them at once). */
   rotate(now: number, graceMs: number, next: SigningKey = newSigningKey()): SigningKey {
-    for (const k of this.#keys) if (k.retireAfter === undefined || k.retireAfter > now + graceMs) k.retireAfter = now + graceMs;
-    this.#keys = [next, ...this.#keys.filter((k) => graceMs > 0 && k.retireAfter! > now)];
+    const old = this.#entries
+      .map((e) => ({ key: e.key, retireAfter: Math.min(e.retireAfter ?? Infinity, now + graceMs) }))
+      .filter((e) => e.retireAfter > now);
+    this.#entries = [{ key: next }, ...old];
     return next;
   }
 }
@@ -181,7 +184,8 @@ export function accessTokenClaims(i: AccessTokenInput): Record<string, unknown> 
   c.rh = `1.${opaque(40)}.`;
   if (i.kind === 'app') c.roles = i.roles ?? [];
   else c.scp = (i.scopes ?? []).join(' ');
-  c.sub = i.kind === 'app' ? i.servicePrincipalId : opaque(32);
+  // `sub` is pairwise: stable for one user and one client app, different across apps.
+  c.sub = i.kind === 'app' ? i.servicePrincipalId : createHash('sha256').update(`${i.user?.id ?? ''}:${i.appId}`).digest('base64url').slice(0, 43);
   c.tenant_region_scope = 'EU';
   c.tid = i.tenantId;
   if (i.kind === 'delegated' && i.user) {

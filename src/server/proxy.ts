@@ -46,7 +46,7 @@ export type InspectVerdict =
       decisionId?: string;
     }
   | { kind: 'reject'; code: ErrorCode; message: string; headers?: Record<string, string>; extra?: Record<string, unknown>; outcome: string }
-  | { kind: 'respond'; status: number; body: unknown; outcome: string };
+  | { kind: 'respond'; status: number; body: unknown; outcome: string; headers?: Record<string, string> };
 
 export interface ProxyDeps {
   authenticate(authorization: string | undefined): Promise<AuthOutcome>;
@@ -179,7 +179,13 @@ export function createProxyHandler(deps: ProxyDeps) {
       if (verdict.kind === 'respond') {
         outcome = verdict.outcome;
         status = verdict.status;
-        sendJson(res, verdict.status, verdict.body, { 'request-id': requestId, 'x-graphwarden-request-id': requestId, ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}) });
+        sendJson(res, verdict.status, verdict.body, {
+          'request-id': requestId,
+          'x-graphwarden-request-id': requestId,
+          ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}),
+          ...(hasBody(req) && !req.readableEnded ? { connection: 'close' } : {}),
+          ...verdict.headers,
+        });
         return;
       }
       decisionId = verdict.decisionId;

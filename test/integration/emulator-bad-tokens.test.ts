@@ -25,8 +25,9 @@ async function call(token: string): Promise<{ status: number; code: string }> {
 describe('Graph-side token checks', () => {
   const base = (): IssueTokenRequest => ({ tenantId: tenant.id, appId: tenant.agents['graphwarden-connector']!.appId, kind: 'app' });
 
-  it('accepts a good token', async () => {
+  it('accepts a good token, v1 or v2 shaped', async () => {
     expect((await call(await emu.issueToken(base()))).status).toBe(200);
+    expect((await call(await emu.issueToken({ ...base(), version: '2.0' }))).status).toBe(200);
   });
 
   const cases: Array<[string, Partial<IssueTokenRequest>]> = [

@@ -42,10 +42,23 @@ describe('official Graph SDK agents through graphwarden', () => {
     expect(me.id).toBe(tenant.users['carol']!.id);
   });
 
-  it("passes Graph's own errors through unchanged (403 for a permission the token lacks)", async () => {
+  it("passes Graph's own errors through unchanged", async () => {
+    const client = graphClient(stack, appToken(stack, 'provisioning-bot'));
+    const err = await client.api('/users/00000000-0000-0000-0000-00000000abcd').get().catch((e: unknown) => e);
+    expect(err).toMatchObject({ statusCode: 404, code: 'Request_ResourceNotFound' });
+  });
+
+  it('blocks a call beyond the agent’s permissions with graphwarden’s own 403 that the SDK surfaces', async () => {
     const client = graphClient(stack, appToken(stack, 'mail-summarizer'));
-    const err = await client.api('/groups').get().catch((e: unknown) => e);
-    expect(err).toMatchObject({ statusCode: 403, code: 'Authorization_RequestDenied' });
+    stack.emulator.clearGraphRequests();
+    const err = (await client.api('/groups').get().catch((e: unknown) => e)) as { statusCode: number; code: string; message: string; requestId: string; body: string };
+    expect(err).toMatchObject({ statusCode: 403, code: 'GraphwardenPolicyDenied' });
+    expect(err.message).toMatch(/rule 'block-permission-not-held' \(permission-not-held\)/);
+    // The SDK keeps Graph's error object (not the envelope) as body, and innerError.request-id as requestId.
+    const inner = (JSON.parse(err.body) as { innerError: Record<string, string> }).innerError;
+    expect(inner['graphwarden-code']).toBe('GW_ERR_POLICY_BLOCKED');
+    expect(err.message).toContain(err.requestId);
+    expect(stack.emulator.graphRequests()).toHaveLength(0);
   });
 
   it('forwards $batch and returns Graph’s batch answer', async () => {
@@ -62,9 +75,9 @@ describe('official Graph SDK agents through graphwarden', () => {
 
   it('keeps client-request-id and returns Graph’s throttling answer with Retry-After', async () => {
     const token = await appToken(stack, 'provisioning-bot')();
-    stack.emulator.setThrottle({ retryAfterSec: 7, paths: ['organization'] });
+    stack.emulator.setThrottle({ retryAfterSec: 7, paths: ['users'] });
     try {
-      const res = await request(`${stack.proxyUrl}/v1.0/organization`, { headers: { authorization: `Bearer ${token}`, 'client-request-id': 'agent-trace-1' } });
+      const res = await request(`${stack.proxyUrl}/v1.0/users?$top=1`, { headers: { authorization: `Bearer ${token}`, 'client-request-id': 'agent-trace-1' } });
       expect(res.statusCode).toBe(429);
       expect(res.headers['retry-after']).toBe('7');
       expect(res.headers['client-request-id']).toBe('agent-trace-1');

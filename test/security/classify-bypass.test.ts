@@ -221,3 +221,27 @@ describe('classifier bypass regressions (bodies and keys)', () => {
     rejected(c.classify({ method: 'POST', url: '/v1.0/groups/g1/members/$ref%3Fx=1' }));
   });
 });
+
+describe('classifier bypass regressions (batch url spelling)', () => {
+  it('batch-item-url-padding: a url with surrounding whitespace is never forwarded', () => {
+    const r = batch([{ id: '1', method: 'POST', url: ' /groups/g1/members/$ref' }, { id: '2', method: 'GET', url: 'users\t' }]);
+    if (!r.ok) throw new Error(r.message);
+    expect(r.batch!.items.map((i) => i.error?.code)).toEqual(['GW_ERR_REQUEST_INVALID', 'GW_ERR_REQUEST_INVALID']);
+    expect(planBatchForward(r.batch!, new Set(['1', '2'])).body).toBeNull();
+  });
+});
+
+describe('classifier bypass regressions (field spelling)', () => {
+  it('batch-miscased-field: "Body"/"URL"/"DependsOn" spellings are refused, not ignored', () => {
+    rejected(batch([{ id: '1', method: 'POST', url: 'groups/g1/members/$ref', Body: { '@odata.id': 'x' } }]));
+    rejected(batch([{ id: '1', method: 'GET', URL: 'users' }]));
+    rejected(batch([{ id: '1', method: 'GET', url: 'users' }, { id: '2', method: 'GET', url: 'users', DependsOn: ['1'] }]));
+    rejected(c.classify({ method: 'POST', url: '/v1.0/$batch', body: Buffer.from('{"Requests":[{"id":"1","method":"GET","url":"users"}]}') }));
+  });
+
+  it('miscased-bind-annotation: Members@ODATA.BIND still yields the members being added', () => {
+    const body = Buffer.from(JSON.stringify({ 'Members@ODATA.BIND': ['https://graph.microsoft.com/v1.0/directoryObjects/u8'] }));
+    const r = c.classify({ method: 'PATCH', url: '/v1.0/groups/g1', body });
+    expect(r.ok && r.operation.target.relatedIds).toEqual(['u8']);
+  });
+});

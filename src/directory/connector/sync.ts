@@ -7,6 +7,7 @@
  */
 import {
   emptyTenant,
+  MICROSOFT_GRAPH_APP_ID,
   type ApplicationRecord,
   type AppRoleAssignmentRecord,
   type CredentialRecord,
@@ -253,13 +254,18 @@ function isAbsent(err: unknown): boolean {
   return err instanceof GraphRequestError && (err.status === 400 || err.status === 403 || err.status === 404);
 }
 
+/** Optional features (delta tokens, beta Agent ID lists): a client error or 501 means "not here", not a failed sync. */
+function isUnsupported(err: unknown): boolean {
+  return err instanceof GraphRequestError && ((err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 429) || err.status === 501);
+}
+
 /** Latest delta token for a collection (`$deltatoken=latest`), or undefined when Graph refuses delta there. */
 async function latestDelta(client: GraphClient, path: string): Promise<string | undefined> {
   try {
     const res = await client.list(`${path}${path.includes('?') ? '&' : '?'}$deltatoken=latest`);
     return res.deltaLink;
   } catch (err) {
-    if (isAbsent(err)) return undefined;
+    if (isUnsupported(err)) return undefined;
     throw err;
   }
 }
@@ -297,7 +303,9 @@ async function readRolesAndPim(o: SyncTenantOptions, t: TenantData, warnings: st
 async function readAppRoleAssignments(o: SyncTenantOptions, t: TenantData): Promise<void> {
   // appRoleAssignedTo on each resource SP that defines app roles: assignments of the default
   // (no-role) id on role-less apps grant no permission, so those SPs are skipped.
-  const resources = t.servicePrincipals.filter((s) => s.appRoles.length > 0);
+  // Microsoft Graph's SP is always read, even if its appRoles came back empty: its assignments are the
+  // Graph application permissions (names then come from the shipped table).
+  const resources = t.servicePrincipals.filter((s) => s.appRoles.length > 0 || s.appId.toLowerCase() === MICROSOFT_GRAPH_APP_ID);
   let n = 0;
   const lists = await mapLimited(resources, async (sp) => {
     const items = (await o.client.list(`/v1.0/servicePrincipals/${encodeURIComponent(sp.id)}/appRoleAssignedTo?$select=${SELECT.appRoleAssignments}&$top=999`)).items;
@@ -317,8 +325,8 @@ async function readAgentIdentities(o: SyncTenantOptions, t: TenantData, warnings
     try {
       items = (await o.client.list(`/beta/${path}?$select=id,appId,displayName,tags,accountEnabled`)).items;
     } catch (err) {
-      // Agent ID is a beta feature: a tenant or cloud without it answers 400/403/404.
-      if (isAbsent(err)) continue;
+      // Agent ID is a beta feature: a tenant or cloud without it answers 400/403/404 (or 501).
+      if (isUnsupported(err)) continue;
       throw err;
     }
     for (const item of items) {

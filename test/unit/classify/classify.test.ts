@@ -39,8 +39,16 @@ describe('classify: operations', () => {
     expect(byId.target).toEqual({ type: 'application', id: 'app-obj', idKind: 'id' });
     const byAppId = op({ method: 'POST', url: "/v1.0/applications(appId='c1d2')/addPassword" });
     expect(byAppId.target).toEqual({ type: 'application', id: 'c1d2', idKind: 'appId' });
+    expect(byAppId.template).toBe('/applications(appid={value})/addpassword');
     expect(byAppId.tier).toBe('control-plane');
     expect(byAppId.permissions.Application.anyOf).toEqual(expect.arrayContaining(byId.permissions.Application.least));
+  });
+
+  it('an alternate key the map lacks for a path uses the id-form template, path as addressed', () => {
+    const o = op({ method: 'GET', url: "/v1.0/users(userPrincipalName='Ada@contoso.com')/messages" });
+    expect(o.template).toBe('/users/{id}/messages');
+    expect(o.path).toBe("/users(userPrincipalName='Ada@contoso.com')/messages");
+    expect(o.target).toEqual({ type: 'mailbox', id: 'Ada@contoso.com', idKind: 'userPrincipalName' });
   });
 
   it('directory role by template id, role assignment and app role assignment targets', () => {

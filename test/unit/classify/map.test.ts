@@ -99,3 +99,14 @@ describe('shipped map', () => {
     expect(r.ok && r.operation.tokenHasPermission).toBe(true);
   });
 });
+
+describe('compiled map integrity', () => {
+  it('an Operation cannot be used to change the shared map', () => {
+    const c = createClassifier();
+    const r = c.classify({ method: 'GET', url: '/v1.0/users' });
+    if (!r.ok) throw new Error(r.message);
+    expect(() => r.operation.permissions.Application.anyOf.push('Nothing.At.All')).toThrow(TypeError);
+    const again = c.classify({ method: 'GET', url: '/v1.0/users' });
+    expect(again.ok && again.operation.permissions.Application.anyOf).not.toContain('Nothing.At.All');
+  });
+});

@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { createClassifier } from '../../../src/classify/index.js';
 import type { Operation } from '../../../src/classify/index.js';
 import { TIER_RANK } from '../../../src/classify/operation.js';
+import { defaultIndex } from '../../../src/classify/load.js';
+import type { OpEntry, TrieNode } from '../../../src/classify/map.js';
 import { userPrincipal, TENANT } from './principals.js';
 
 const c = createClassifier();
@@ -159,5 +161,29 @@ describe('robustness', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('alternate keys', () => {
+  it('every alternate-key template in the map is at least as sensitive as its id form', () => {
+    const idx = defaultIndex();
+    const alt: OpEntry[] = [];
+    const walk = (n: TrieNode): void => {
+      for (const e of n.ops?.values() ?? []) if (/\((appid|roletemplateid)=\{value\}\)/.test(e.template)) alt.push(e);
+      for (const x of n.lit.values()) walk(x);
+      if (n.wild) walk(n.wild);
+      if (n.colon) walk(n.colon);
+    };
+    walk(idx.root);
+    expect(alt.length).toBeGreaterThan(50);
+    let compared = 0;
+    for (const e of alt) {
+      const idForm = e.template.replace(/\((appid|roletemplateid)=\{value\}\)/, '/{id}');
+      const r = c.classify({ method: e.method, url: '/v1.0' + idForm.replace(/\{id\}/g, 'x1').replace(/:\/\{path\}:/g, ':/a:') });
+      if (!r.ok || !r.operation.known) continue;
+      compared++;
+      expect(TIER_RANK[e.baseTier]).toBeGreaterThanOrEqual(TIER_RANK[r.operation.tier]);
+    }
+    expect(compared).toBeGreaterThan(50);
   });
 });

@@ -84,7 +84,7 @@ describe('app-only effective permissions', () => {
 describe('delegated effective permissions', () => {
   it('unions AllPrincipals and the user’s own Principal grants, only on Microsoft Graph', () => {
     const e = view().effective(userPrincipal('app-client', 'u-admin'));
-    expect([...(e?.graph.keys() ?? [])].sort()).toEqual(['Mail.Read', 'RoleManagement.ReadWrite.Directory', 'User.Read'].sort());
+    expect([...(e?.graph.keys() ?? [])].sort()).toEqual(['Mail.Read', 'RoleManagement.ReadWrite.Directory', 'User.Read', 'User.ReadWrite.All'].sort());
     expect(e?.graph.get('Mail.Read')?.via[0]).toMatchObject({ kind: 'oauth2PermissionGrant', id: 'gr-all' });
     // Files.Read.All is granted on another resource, not Graph.
     expect(e?.graph.has('Files.Read.All')).toBe(false);
@@ -97,15 +97,17 @@ describe('delegated effective permissions', () => {
     const rm = e?.graph.get('RoleManagement.ReadWrite.Directory');
     expect(rm?.via.map((v) => v.kind)).toEqual(['oauth2PermissionGrant', 'userRole']);
     expect(rm?.limitedTo).toBeUndefined();
-    // Privileged Role Administrator cannot update users: User.ReadWrite.All is withheld; Group.ReadWrite.All too (owns no group).
-    expect(e?.withheld?.map((w) => w.permission).sort()).toEqual(['Group.ReadWrite.All', 'User.ReadWrite.All']);
+    // Privileged Role Administrator cannot update users: User.ReadWrite.All reaches only her own profile;
+    // Group.ReadWrite.All is withheld (no role over groups, owns no group).
+    expect(e?.graph.get('User.ReadWrite.All')?.limitedTo).toEqual(['u-admin']);
+    expect(e?.withheld?.map((w) => w.permission)).toEqual(['Group.ReadWrite.All']);
   });
 
   it('a member without roles keeps ordinary scopes, owner-limited write scopes, and loses role-only scopes', () => {
     const e = view().effective(userPrincipal('app-client', 'u-member'));
     expect(e?.graph.get('User.Read')).toBeDefined();
     expect(e?.graph.get('Group.ReadWrite.All')?.limitedTo).toEqual(['g-plain']);
-    expect(e?.graph.get('Directory.ReadWrite.All')?.limitedTo).toEqual(['g-plain']);
+    expect(e?.graph.get('Directory.ReadWrite.All')?.limitedTo).toEqual(['u-member', 'g-plain']);
     expect(e?.graph.has('RoleManagement.ReadWrite.Directory')).toBe(false);
     expect(e?.withheld?.map((w) => w.permission)).toEqual(['RoleManagement.ReadWrite.Directory']);
     expect(e?.withheld?.[0]?.via[0]).toMatchObject({ kind: 'oauth2PermissionGrant', id: 'gr-member' });

@@ -72,6 +72,22 @@ describe('emulated Graph reads', () => {
     expect(sp.id).toBe(ci.servicePrincipalId);
   });
 
+  it('expands owners and members (at most 20) and refuses unknown navigation properties', () => {
+    const apps = (run("applications?$filter=displayName eq 'CI Target Web'&$expand=owners($select=id)").body as Page).value;
+    expect((apps[0]!.owners as Array<Record<string, unknown>>).map((o) => [o['@odata.type'], o.id])).toEqual([['#microsoft.graph.servicePrincipal', ts.tenant.agents['ci-deployer']!.servicePrincipalId]]);
+    const g = run(`groups/${ts.tenant.groups['all-staff']!.id}?$expand=members`).body as Record<string, unknown>;
+    expect((g.members as unknown[]).length).toBe(4);
+    expect(run('users?$expand=manager').status).toBe(400);
+    const staff = ts.tenant.groups['all-staff']!.id;
+    expect(run(`groups/${staff}/transitiveMembers/$count`, { consistencylevel: 'eventual' }).text).toBe('6');
+    expect(run(`groups/${staff}/members/$count`).status).toBe(400);
+  });
+
+  it('lists objects owned by a service principal', () => {
+    const owned = (run(`servicePrincipals/${ts.tenant.agents['ci-deployer']!.servicePrincipalId}/ownedObjects?$select=displayName`).body as Page).value.map((o) => o.displayName).sort();
+    expect(owned).toEqual(['CI Target API', 'CI Target API', 'CI Target Web', 'CI Target Web']);
+  });
+
   it('lists role definitions from the shipped data with template ids and resource actions', () => {
     const r = run("roleManagement/directory/roleDefinitions?$filter=displayName eq 'Global Administrator'").body as Page;
     expect(r.value[0]).toMatchObject({ id: '62e90394-69f5-4237-9190-012177145e10', templateId: '62e90394-69f5-4237-9190-012177145e10', isBuiltIn: true, isPrivileged: true });

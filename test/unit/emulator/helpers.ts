@@ -1,6 +1,8 @@
 // Builds an in-process emulator state (no listener) for unit tests of the Entra and Graph handlers.
 import { seedTenant } from '../../../src/emulator/seed.js';
-import { TenantKeys } from '../../../src/emulator/tokens.js';
+import { TenantKeys, newSigningKey, type SigningKey } from '../../../src/emulator/tokens.js';
+
+let sharedKey: SigningKey | undefined;
 import type { EmulatorState, TenantState } from '../../../src/emulator/types.js';
 import type { Caller, GraphRequest } from '../../../src/emulator/graph.js';
 
@@ -8,7 +10,8 @@ export const BASE = 'https://127.0.0.1:9443';
 
 export function makeState(size = 300, now: () => number = () => Date.UTC(2026, 0, 15, 12)): { state: EmulatorState; ts: TenantState } {
   const { directory, tenant } = seedTenant({ seed: 'unit', index: 0, size, now });
-  const ts: TenantState = { tenant, directory, keys: new TenantKeys() };
+  // One signing key per test file: RSA generation is the slow part of a fresh state.
+  const ts: TenantState = { tenant, directory, keys: new TenantKeys((sharedKey ??= newSigningKey())) };
   const state: EmulatorState = {
     url: BASE, publicUrl: BASE, tenants: new Map([[tenant.id, ts]]), byDomain: new Map([[tenant.primaryDomain, tenant.id]]),
     now, tokenLifetimeSec: 3600, refreshTokens: new Map(), usedAssertions: new Map(),

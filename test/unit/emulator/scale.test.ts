@@ -30,8 +30,18 @@ describe('lazy directory at 1,000,000 objects', () => {
 
     const count = handleGraphRequest(state, caller, get('users/$count', { consistencylevel: 'eventual' }));
     expect(Number(count.text)).toBe(dir.users.size);
-    // Non-indexed filters would scan a million objects: refused like an unsupported query.
+    // Non-indexed filters would scan a million objects: refused like an unsupported query...
     expect(handleGraphRequest(state, caller, get("users?$filter=department eq 'Sales'")).status).toBe(400);
+    // ...unless every generated object shares the field's value and it does not match.
+    dir.updateObject('users', dir.users.page({ m: Number.MAX_SAFE_INTEGER, f: 42 }, 1).items[0]!.id as string, { accountEnabled: false });
+    const disabled = handleGraphRequest(state, caller, get('users?$filter=accountEnabled eq false&$select=displayName')).body as { value: Array<{ displayName: string }> };
+    expect(disabled.value.map((u) => u.displayName).sort()).toEqual(['Dan Disabled', 'Staff Member 42']);
+    const guests = handleGraphRequest(state, caller, get("users?$filter=userType eq 'Guest'&$select=displayName")).body as { value: Array<{ displayName: string }> };
+    expect(guests.value.map((u) => u.displayName)).toEqual(['Gita Guest']);
+    const roleGroups = handleGraphRequest(state, caller, get('groups?$filter=isAssignableToRole eq true&$select=displayName')).body as { value: Array<{ displayName: string }> };
+    expect(roleGroups.value.map((g) => g.displayName)).toEqual(['Helpdesk Admins']);
+    expect(handleGraphRequest(state, caller, get("users?$filter=userType eq 'Member'")).status).toBe(400);
+    expect(handleGraphRequest(state, caller, get("users?$filter=accountEnabled eq true and department eq 'Operations'")).status).toBe(400);
 
     // Writes overlay the generated objects and are visible to reads.
     dir.updateObject('users', id, { displayName: 'Renamed Filler' });
