@@ -17,7 +17,7 @@ import { createClassifier } from './classify/index.js';
 import { createPolicyStore } from './policy/store.js';
 import { SHIPPED_RULES_DIR } from './policy/compile.js';
 import { createUsageStore } from './policy/usage-store.js';
-import { createAuditLog, type AuditLog } from './audit/log.js';
+import { createAuditLog, rejectingAppender, type AuditLog } from './audit/log.js';
 import { createDecider } from './decision/decider.js';
 import { createDirectory, type SyncSummary } from './directory/index.js';
 import { createApprovalModule, approvalModuleConfig, requestKeyParts, holdAnswer, overrideNarrative } from './approval/index.js';
@@ -162,12 +162,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   // Approvals hold `approve` calls for a human; overrides are governed exceptions (approval/).
   const { module: approvalConfig, waitMs } = approvalModuleConfig(path.join(stateDir, 'approvals'), config.approvals, config.overrides);
   const approvalModule = createApprovalModule(approvalConfig, {
-    audit: {
-      append: async (event) => {
-        const r = await audit.append(event);
-        if (!r.ok) throw new Error(r.error);
-      },
-    },
+    audit: rejectingAppender(audit),
     metric: (e) => {
       switch (e.type) {
         case 'approvals-pending':

@@ -119,7 +119,13 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`, 'i');
 }
 
-function globAny(patterns: StrList): (values: readonly (string | undefined)[]) => boolean {
+// Each `**` is a `.*`: several in one pattern backtrack polynomially over long paths, so cap them.
+const MAX_DOUBLE_STARS = 3;
+
+function globAny(patterns: StrList, where = 'glob', errors: string[] = []): (values: readonly (string | undefined)[]) => boolean {
+  for (const g of list(patterns)) {
+    if ((g.match(/\*\*/g) ?? []).length > MAX_DOUBLE_STARS) errors.push(`${where}: '${g}' has more than ${MAX_DOUBLE_STARS} '**'`);
+  }
   const res = list(patterns).map(globToRegExp);
   return (values) => values.some((v) => v !== undefined && res.some((r) => r.test(v)));
 }
@@ -217,7 +223,7 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
         case 'appId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.appId)); break; }
         case 'servicePrincipalId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.servicePrincipalId)); break; }
         case 'displayName':
-        case 'servicePrincipalName': { const m = globAny(v as StrList); preds.push((f) => m([f.agent.displayName])); break; }
+        case 'servicePrincipalName': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m([f.agent.displayName])); break; }
         case 'tags': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.tags.some(m)); break; }
         case 'owners': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.owners.some((o) => m(o.id))); break; }
         case 'hasOwners': preds.push(boolPred(v, (f) => f.agent.owners.length > 0)); break;
@@ -237,16 +243,16 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
     for (const [k, v] of Object.entries(o)) {
       switch (k) {
         case 'method': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.operation.method)); break; }
-        case 'template': { const m = globAny(v as StrList); preds.push((f) => m([stripVersion(f.operation.template)])); break; }
-        case 'path': { const m = globAny(v as StrList); preds.push((f) => m([stripVersion(f.operation.path)])); break; }
+        case 'template': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m([stripVersion(f.operation.template)])); break; }
+        case 'path': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m([stripVersion(f.operation.path)])); break; }
         case 'action': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.action)); break; }
-        case 'permission': { const m = globAny(v as StrList); preds.push((f) => m(f.operation.needs)); break; }
+        case 'permission': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.operation.needs)); break; }
         case 'tier': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.tier)); break; }
         case 'version': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.operation.version)); break; }
         case 'unknown': preds.push(boolPred(v, (f) => !f.operation.known)); break;
         case 'batch': preds.push(boolPred(v, (f) => f.operation.isBatch)); break;
-        case 'select': { const m = globAny(v as StrList); preds.push((f) => m(f.operation.select)); break; }
-        case 'expand': { const m = globAny(v as StrList); preds.push((f) => m(f.operation.expand)); break; }
+        case 'select': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.operation.select)); break; }
+        case 'expand': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.operation.expand)); break; }
         default: errors.push(`${where}.operation: unknown selector '${k}'`);
       }
     }
@@ -282,7 +288,7 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
         case 'withheld': preds.push(boolPred(v, (f) => f.permissions.withheld.length > 0)); break;
         // firstUse only matches when the usage store gave an answer: "don't know" is never "first".
         case 'firstUse': { const want = v === true; preds.push((f) => f.permissions.firstUse !== null && f.permissions.firstUse === want); break; }
-        case 'holds': { const m = globAny(v as StrList); preds.push((f) => m(f.permissions.holds)); break; }
+        case 'holds': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.permissions.holds)); break; }
         case 'latentPrivilege': preds.push(boolPred(v, (f) => f.permissions.latentPrivilege)); break;
         case 'privilegedRoleActive': preds.push(boolPred(v, (f) => f.permissions.privilegedRoleActive)); break;
         default: errors.push(`${where}.permissions: unknown selector '${k}'`);

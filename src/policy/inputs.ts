@@ -315,6 +315,15 @@ export function gatherFacts(
   if (view) {
     if (targetId !== undefined) {
       targetObj = view.object(principal.tenantId, targetId);
+      // An appId names both an application and its service principal; the view may answer with either.
+      // Follow the agent record to the one the URL addressed (/applications(appId=…) vs /servicePrincipals(appId=…)).
+      const wanted = operation.target.type;
+      if (targetObj?.appId !== undefined && (wanted === 'application' || wanted === 'servicePrincipal') && targetObj.type !== wanted) {
+        const rec = view.agent(principal.tenantId, targetObj.appId);
+        const otherId = wanted === 'application' ? rec?.applicationObjectId : rec?.servicePrincipalId;
+        const other = otherId !== undefined ? view.object(principal.tenantId, otherId) : undefined;
+        if (other?.type === wanted) targetObj = other;
+      }
       if (targetObj) objects.push(objectFact(targetObj));
     }
     for (const id of relatedIds) {

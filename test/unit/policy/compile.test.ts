@@ -130,3 +130,11 @@ describe('selectors', () => {
     expect(matches('{}', f)).toBe(true);
   });
 });
+
+describe('glob limits', () => {
+  it('refuses patterns with many ** (polynomial backtracking over long paths)', () => {
+    const r = compilePolicy([{ name: 'a.yaml', text: 'rules:\n  - id: r\n    effect: alert\n    reasonCode: x\n    reason: y\n    when: { operation: { path: "/**a**a**a**a" } }\n' }]);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.join()).toMatch(/more than 3 '\*\*'/);
+  });
+});
