@@ -89,6 +89,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     dir: config.policy.rulesDir ?? fileURLToPath(SHIPPED_RULES_DIR),
     stateDir,
     watch: config.policy.watch,
+    debounceMs: config.policy.debounceMs,
     events: {
       reloaded: (revision, rules) => {
         metrics.ruleReloads.inc({ outcome: 'ok' });
@@ -126,7 +127,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     holdApprovals: true,
     usage,
     audit,
-    privacy: { includeToken: config.audit.includeToken, includeBody: config.audit.includeBody, pseudonymiseUserPrincipalName: config.audit.pseudonymiseUserPrincipalName },
+    privacy: { includeToken: config.audit.include.token, includeBody: config.audit.include.body, pseudonymiseUserPrincipalName: config.audit.pseudonymiseUserPrincipalName },
     events: {
       decision: (e) => {
         metrics.decisions.inc({ effect: e.effect, enforced: e.enforced, reason: e.reasonCode });

@@ -4,6 +4,7 @@
  */
 import { tokenConfigSchema } from '../token/config.js';
 import { directoryConfigSchema } from '../directory/config.js';
+import { POLICY_CONFIG_SCHEMA, AUDIT_CONFIG_SCHEMA } from '../policy/config.js';
 import { approvalsConfigSchema, overridesConfigSchema } from '../approval/config.js';
 
 const listen = (host: string, port: number) => ({
@@ -101,35 +102,6 @@ export const stateSchema = {
   },
 } as const;
 
-export const policySchema = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  description: 'The rule set calls are decided by (see docs/policy.md).',
-  properties: {
-    rulesDir: { type: 'string', description: 'Directory of rules/*.yaml and controls.yaml (relative to the config file). Default: the shipped baseline rules.' },
-    watch: { type: 'boolean', default: true, description: 'Reload rules when files change; an invalid change keeps the last good set.' },
-  },
-} as const;
-
-export const auditSchema = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  description: 'The hash-chained decision log in <state.dir>/audit.',
-  properties: {
-    failMode: {
-      enum: ['closed', 'open'],
-      default: 'closed',
-      description: "closed: a sensitive call (a change, a privileged read, a non-allow decision) whose audit record cannot be written is refused with 503. open: it goes through, logged and counted in graphwarden_fail_open_total{setting=\"audit.failMode\"}.",
-    },
-    fsync: { type: 'boolean', default: true, description: 'fdatasync records before acknowledging them.' },
-    includeToken: { type: 'boolean', default: false, description: 'Record raw bearer tokens (makes the log a store of live credentials; leave off).' },
-    includeBody: { type: 'boolean', default: false, description: 'Record request bodies (personal data; leave off unless required).' },
-    pseudonymiseUserPrincipalName: { type: 'boolean', default: false, description: 'Record user principal names as sha256 pseudonyms (object ids are kept).' },
-  },
-} as const;
-
 // The directory keeps its snapshot under <state.dir>/directory, so its own stateDir is not a config key here.
 const { stateDir: _directoryStateDir, ...directoryProperties } = directoryConfigSchema.properties;
 export const directorySchema = { ...directoryConfigSchema, default: {}, properties: directoryProperties } as const;
@@ -142,8 +114,8 @@ const slices: Record<string, object> = {
   admin: adminSchema,
   log: logSchema,
   state: stateSchema,
-  policy: policySchema,
-  audit: auditSchema,
+  policy: POLICY_CONFIG_SCHEMA,
+  audit: AUDIT_CONFIG_SCHEMA,
   directory: directorySchema,
   approvals: approvalsConfigSchema,
   overrides: overridesConfigSchema,

@@ -2,6 +2,7 @@
 import type { ApprovalsConfigSlice, OverridesConfigSlice } from '../approval/config.js';
 import type { TokenConfig } from '../token/config.js';
 import type { DirectoryConfig } from '../directory/config.js';
+import type { PolicyConfig, AuditConfig } from '../policy/config.js';
 
 export interface ListenConfig {
   host: string;
@@ -35,8 +36,8 @@ export interface Config {
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; accessLog: boolean };
   state: { dir: string };
-  policy: { rulesDir?: string; watch: boolean };
-  audit: { failMode: 'closed' | 'open'; fsync: boolean; includeToken: boolean; includeBody: boolean; pseudonymiseUserPrincipalName: boolean };
+  policy: PolicyConfig;
+  audit: AuditConfig;
   directory: Omit<DirectoryConfig, 'stateDir'>;
   approvals: ApprovalsConfigSlice;
   overrides: OverridesConfigSlice;
