@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['eslint.config.js', 'dist/**', 'node_modules/**', 'certs/**', 'coverage/**', 'bench/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.mjs'] },
+  { ignores: ['eslint.config.js', '.bench-out/**', 'state/**', 'dist/**', 'node_modules/**', 'certs/**', 'coverage/**', 'bench/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

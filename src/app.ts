@@ -17,7 +17,7 @@ import { createClassifier } from './classify/index.js';
 import { createPolicyStore } from './policy/store.js';
 import { SHIPPED_RULES_DIR } from './policy/compile.js';
 import { createUsageStore } from './policy/usage-store.js';
-import { createAuditLog, rejectingAppender, type AuditLog } from './audit/log.js';
+import { createAuditLog, rejectingAppender } from './audit/log.js';
 import { createDecider } from './decision/decider.js';
 import { createDirectory, type SyncSummary } from './directory/index.js';
 import { createApprovalModule, approvalModuleConfig, requestKeyParts, holdAnswer, overrideNarrative } from './approval/index.js';
@@ -84,27 +84,6 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const stateDir = config.state.dir;
   const classifier = createClassifier({ maxUrlLength: config.server.maxUrlLength, maxBatchBytes: config.server.maxBodyBytes });
 
-  let auditRef: AuditLog | undefined;
-  const policy = await createPolicyStore({
-    dir: config.policy.rulesDir ?? fileURLToPath(SHIPPED_RULES_DIR),
-    stateDir,
-    watch: config.policy.watch,
-    debounceMs: config.policy.debounceMs,
-    events: {
-      reloaded: (revision, rules) => {
-        metrics.ruleReloads.inc({ outcome: 'ok' });
-        logger.info({ revision, rules }, 'rules loaded');
-        // The chain records which rule revision was in force from when.
-        void auditRef?.append({ type: 'rules', v: 1, action: 'loaded', revision, at: new Date(now()).toISOString() });
-      },
-      reloadFailed: (errors) => {
-        metrics.ruleReloads.inc({ outcome: 'failed' });
-        logger.error({ errors }, 'rules change refused; the last good rule set stays in force');
-        void auditRef?.append({ type: 'rules', v: 1, action: 'reload-failed', errors, at: new Date(now()).toISOString() });
-      },
-    },
-  });
-  const usage = await createUsageStore({ stateDir, events: { usageWriteFailed: (e) => logger.warn({ err: e.message }, 'permission-usage record could not be written') } });
   const audit = await createAuditLog({
     dir: path.join(stateDir, 'audit'),
     failMode: config.audit.failMode,
@@ -120,8 +99,26 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       },
     },
   });
-  auditRef = audit;
-  void audit.append({ type: 'rules', v: 1, action: 'loaded', revision: policy.status().revision, at: new Date(now()).toISOString() });
+  const policy = await createPolicyStore({
+    dir: config.policy.rulesDir ?? fileURLToPath(SHIPPED_RULES_DIR),
+    stateDir,
+    watch: config.policy.watch,
+    debounceMs: config.policy.debounceMs,
+    events: {
+      reloaded: (revision, rules) => {
+        metrics.ruleReloads.inc({ outcome: 'ok' });
+        logger.info({ revision, rules }, 'rules loaded');
+        // The chain records which rule revision was in force from when.
+        void audit.append({ type: 'rules', v: 1, action: 'loaded', revision, at: new Date(now()).toISOString() });
+      },
+      reloadFailed: (errors) => {
+        metrics.ruleReloads.inc({ outcome: 'failed' });
+        logger.error({ errors }, 'rules change refused; the last good rule set stays in force');
+        void audit.append({ type: 'rules', v: 1, action: 'reload-failed', errors, at: new Date(now()).toISOString() });
+      },
+    },
+  });
+  const usage = await createUsageStore({ stateDir, events: { usageWriteFailed: (e) => logger.warn({ err: e.message }, 'permission-usage record could not be written') } });
   const decider = createDecider({
     policy,
     holdApprovals: true,
