@@ -29,6 +29,18 @@ export function rewriteUrl(url: string, opts: LinkRewriteOptions): string {
   return url;
 }
 
+const MARKER = Buffer.from('@odata.');
+
+/**
+ * Rewrites a whole (small) body in one go; returns the same buffer when it has no paging link.
+ * The proxy uses it for responses of known, small length so they go out in one write.
+ */
+export function rewriteLinksInBuffer(body: Buffer, opts: LinkRewriteOptions): Buffer {
+  if (body.indexOf(MARKER) === -1) return body;
+  const rw = new LinkRewriter(opts);
+  return Buffer.from(rw.rewriteAll(body.toString('latin1')), 'latin1');
+}
+
 /**
  * Works on latin1 strings so each byte maps to one char and multi-byte UTF-8 passes
  * through unchanged; the patterns and origins are ASCII.
@@ -50,6 +62,11 @@ export class LinkRewriter extends Transform {
     const out = this.#process(this.#carry + chunk.toString('latin1'), false);
     if (out) this.push(Buffer.from(out, 'latin1'));
     cb();
+  }
+
+  /** The whole text at once (no chunk boundaries to carry across). */
+  rewriteAll(text: string): string {
+    return this.#process(text, true);
   }
 
   override _flush(cb: TransformCallback): void {

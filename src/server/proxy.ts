@@ -5,12 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
-import type { Readable, Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { Forwarder } from '../forward/index.js';
 import { downstreamResponseHeaders } from '../forward/headers.js';
-import { LinkRewriter, rewriteUrl } from '../forward/link-rewriter.js';
+import { LinkRewriter, rewriteLinksInBuffer, rewriteUrl } from '../forward/link-rewriter.js';
 import type { Metrics } from '../metrics/index.js';
 import { statusClass } from '../metrics/index.js';
 import type { Logger } from '../log.js';
@@ -65,6 +65,8 @@ export interface ProxyDeps {
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const SAFE_CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 const GRAPH_ORIGIN = 'https://graph.microsoft.com';
+/** Responses up to this size with a declared length are rewritten whole; larger ones stream. */
+const SMALL_BODY_BYTES = 256 * 1024;
 
 function hasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -223,7 +225,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         const raw = Buffer.concat(chunks);
         const plain = decoder === null ? raw : decoder ? await decodeAll(raw, headers['content-encoding'] as string) : raw;
         const rewritten = verdict.rewriteResponse(result.statusCode, plain);
-        const linked = await rewriteBuffer(rewritten.body, rewriteFrom, origin);
+        const linked = rewriteLinksInBuffer(rewritten.body, { from: rewriteFrom, to: origin });
         delete headers['content-encoding'];
         headers['content-length'] = String(linked.length);
         status = rewritten.status;
@@ -235,7 +237,28 @@ export function createProxyHandler(deps: ProxyDeps) {
       const contentType = String(headers['content-type'] ?? '');
       const isJson = contentType.includes('json');
       const decoder = isJson ? decoderFor(headers['content-encoding'] as string | undefined) : null;
-      const stages: Array<Readable | Transform> = [result.body];
+      let answer: Readable = result.body;
+      if (isJson && decoder === null) {
+        // Most Graph answers are small pages: read up to SMALL_BODY_BYTES, rewrite and send them in
+        // one write with their length (cheaper than a streaming transform and chunked encoding).
+        // Larger bodies continue as a stream from where the read stopped.
+        const head = await readUpTo(result.body, SMALL_BODY_BYTES);
+        if (head === null) {
+          if (!abort.signal.aborted) metrics.upstreamErrors.inc({ kind: 'body' });
+          res.destroy();
+          return;
+        }
+        if (head.done) {
+          const linked = rewriteLinksInBuffer(Buffer.concat(head.chunks), { from: rewriteFrom, to: origin });
+          headers['content-length'] = String(linked.length);
+          delete headers['transfer-encoding'];
+          res.writeHead(result.statusCode, headers);
+          res.end(linked);
+          return;
+        }
+        answer = Readable.from(head.rest);
+      }
+      const stages: Array<Readable | Transform> = [answer];
       if (isJson && decoder !== undefined) {
         if (decoder) {
           stages.push(decoder);
@@ -295,18 +318,6 @@ async function decodeAll(raw: Buffer, encoding: string): Promise<Buffer> {
   return raw;
 }
 
-async function rewriteBuffer(buf: Buffer, from: string[], to: string): Promise<Buffer> {
-  const rw = new LinkRewriter({ from, to });
-  const out: Buffer[] = [];
-  rw.on('data', (c: Buffer) => out.push(c));
-  rw.end(buf);
-  await new Promise<void>((resolve, reject) => {
-    rw.on('end', resolve);
-    rw.on('error', reject);
-  });
-  return Buffer.concat(out);
-}
-
 /** Pipes stages into the response; on any error destroys everything and reports once. Resolves when done. */
 function pipeChain(stages: Array<Readable | Transform>, res: ServerResponse, onError: () => void): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -332,4 +343,34 @@ function pipeChain(stages: Array<Readable | Transform>, res: ServerResponse, onE
       else resolve();
     });
   });
+}
+
+/**
+ * Reads a stream until it ends or passes `limit` bytes. Returns the chunks, whether it ended, and an
+ * iterator that yields the chunks read and then the rest; null when the stream failed.
+ */
+async function readUpTo(stream: Readable, limit: number): Promise<{ chunks: Buffer[]; done: boolean; rest: Iterable<Buffer> | AsyncIterable<Buffer> } | null> {
+  const it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return { chunks, done: true, rest: chunks };
+      chunks.push(r.value);
+      size += r.value.length;
+      if (size > limit) break;
+    }
+  } catch {
+    return null;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    yield* chunks;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { chunks, done: false, rest: rest() };
 }

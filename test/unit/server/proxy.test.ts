@@ -114,6 +114,21 @@ describe('proxy request path', () => {
     expect(res.headers['content-encoding']).toBeUndefined();
   });
 
+  it('rewrites paging links in a large chunked page too (streaming path past the small-body buffer)', async () => {
+    const big = JSON.stringify({ value: Array.from({ length: 4000 }, (_, i) => ({ id: `user-${i}`, note: 'x'.repeat(80) })), '@odata.nextLink': 'https://graph.microsoft.com/v1.0/users?$skiptoken=BIG' });
+    expect(big.length).toBeGreaterThan(256 * 1024);
+    up.handler = (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Chunked, in pieces, no content-length: as Graph sends large pages.
+      for (let i = 0; i < big.length; i += 50_000) res.write(big.slice(i, i + 50_000));
+      res.end();
+    };
+    const res = await request(`${proxy.l.url}/v1.0/users`, { headers: { authorization: 'Bearer good' } });
+    const body = (await res.body.json()) as { value: unknown[]; '@odata.nextLink': string };
+    expect(body.value).toHaveLength(4000);
+    expect(body['@odata.nextLink']).toBe('https://proxy.test:8443/v1.0/users?$skiptoken=BIG');
+  });
+
   it('refuses a declared body over the limit without forwarding', async () => {
     const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: 'x'.repeat(5000) });
     expect(res.statusCode).toBe(413);
