@@ -13,6 +13,32 @@ import { parseConfig } from '../config/load.js';
 import { createApp, type App } from '../app.js';
 import { createLogger } from '../log.js';
 import { CERT_FILES } from '../certs/index.js';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A loopback webhook receiver standing in for the reviewer's chat channel: yields approval ids as they are requested. */
+async function startNoticeInbox(): Promise<{ url: string; next(): Promise<string>; close(): Promise<void> }> {
+  const queued: string[] = [];
+  const waiting: Array<(id: string) => void> = [];
+  const server = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      res.end();
+      const id = (JSON.parse(text) as { approval: { id: string } }).approval.id;
+      const w = waiting.shift();
+      if (w) w(id);
+      else queued.push(id);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notices`,
+    next: () => (queued.length > 0 ? Promise.resolve(queued.shift()!) : new Promise((r) => waiting.push(r))),
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
 
 export interface DemoCall {
   agent: string;
@@ -67,6 +93,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
   const ownState = !opts.stateDir;
   const stateDir = opts.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'graphwarden-demo-')));
   await mkdir(stateDir, { recursive: true });
+  // A security reviewer who approves held calls through the admin API, notified on a loopback webhook.
+  const approverToken = randomBytes(32).toString('hex');
+  const notices = await startNoticeInbox();
   // graphwarden reads the tenant with the emulator's read-only connector app (secret in a 0600 file).
   const connector = tenant.agents['graphwarden-connector']!;
   const secretFile = path.join(stateDir, 'connector.secret');
@@ -80,6 +109,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       log: { level: 'silent', accessLog: false },
       state: { dir: stateDir },
       directory: { tenants: [{ tenantId: tenant.id, authorityHost: emulator.url, graphBaseUrl: emulator.url, credentials: { clientId: connector.appId, clientSecretFile: secretFile } }] },
+      approvals: {
+        waitSec: 30,
+        approvers: [{ name: 'security-reviewer@contoso.example', tokenSha256: createHash('sha256').update(approverToken).digest('hex') }],
+        notify: { targets: [{ name: 'demo-inbox', url: notices.url, format: 'json', events: ['requested'] }] },
+      },
     },
     'demo',
     opts.pkiDir,
@@ -196,7 +230,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
     return `secret ${r.keyId} added to ${target.displayName}`;
   });
 
-  // 7. A forged token never reaches Graph.
+  // 7. Granting an app role is held for a human: the reviewer is notified and approves through the admin API.
+  await attempt('overprivileged-agent', 'POST /servicePrincipals/{graph}/appRoleAssignedTo (held)', async () => {
+    const call = over.api(`/servicePrincipals/${tenant.graphServicePrincipalId}/appRoleAssignedTo`).post({
+      principalId: tenant.agents['mail-summarizer']!.servicePrincipalId,
+      resourceId: tenant.graphServicePrincipalId,
+      appRoleId: 'df021288-bdef-4463-88db-98f22de89214', // User.Read.All
+    });
+    const approvalId = await notices.next();
+    log(`  → held for approval ${approvalId}; the reviewer approves it through the admin API`);
+    const res = await fetch(`${adminUrl}/api/v1/approvals/${approvalId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${approverToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ justification: 'CHG-1042: the mail summarizer needs to resolve senders' }),
+    });
+    if (!res.ok) throw new Error(`approval refused: ${res.status}`);
+    const granted = (await call) as { id: string };
+    return `approved by security-reviewer, then forwarded: assignment ${granted.id}`;
+  });
+
+  // 8. A forged token never reaches Graph.
   const before = emulator.graphRequests().length;
   const forged = await emulator.issueToken({ tenantId: tenant.id, appId: target.appId, kind: 'app', sign: 'unknown-key' });
   const forger = sdk(async () => forged);
@@ -217,6 +270,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
     graphRequests: emulator.graphRequests().length,
     async stop() {
       await app.stop();
+      await notices.close();
       await emulator.close();
       if (ownState) await rm(stateDir, { recursive: true, force: true });
     },
