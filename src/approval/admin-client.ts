@@ -64,3 +64,13 @@ export function errorText(r: AdminResponse): string {
   const e = r.json.error as { code?: string; message?: string } | undefined;
   return `HTTP ${r.status}${e?.code ? ` ${e.code}` : ''}${e?.message ? `: ${e.message}` : ''}`;
 }
+
+/** Prints a failed admin API answer as `graphwarden COMMAND: …` and returns the exit code; runs `ok` on success. */
+export function reportAdminResponse(command: string, r: AdminResponse, ok: (json: Record<string, unknown>) => void, printError: (line: string) => void): number {
+  if (r.status >= 200 && r.status < 300) {
+    ok(r.json);
+    return 0;
+  }
+  printError(`graphwarden ${command}: ${errorText(r)}`);
+  return 1;
+}

@@ -1,6 +1,6 @@
 /** `graphwarden approvals`: list, show, approve and deny held calls through the admin API. */
 import { parseArgs } from 'node:util';
-import { adminRequest, adminTarget, errorText, parseDuration, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
+import { adminRequest, adminTarget, parseDuration, reportAdminResponse, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
 
 export const usage = `Usage: graphwarden approvals <list|show|approve|deny> [options]
 
@@ -51,12 +51,7 @@ function describe(a: ApprovalJson): string {
 }
 
 function report(r: AdminResponse, ok: (json: Record<string, unknown>) => void): number {
-  if (r.status >= 200 && r.status < 300) {
-    ok(r.json);
-    return 0;
-  }
-  console.error(`graphwarden approvals: ${errorText(r)}`);
-  return 1;
+  return reportAdminResponse('approvals', r, ok, (line) => console.error(line));
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 /** `graphwarden overrides`: list, create, second-approve and revoke governed overrides through the admin API. */
 import { parseArgs } from 'node:util';
-import { adminRequest, adminTarget, errorText, parseDuration, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
+import { adminRequest, adminTarget, parseDuration, reportAdminResponse, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
 
 export const usage = `Usage: graphwarden overrides <list|create|approve|revoke> [options]
 
@@ -33,12 +33,7 @@ function line(o: OverrideJson): string {
 }
 
 function report(r: AdminResponse, ok: (json: Record<string, unknown>) => void): number {
-  if (r.status >= 200 && r.status < 300) {
-    ok(r.json);
-    return 0;
-  }
-  console.error(`graphwarden overrides: ${errorText(r)}`);
-  return 1;
+  return reportAdminResponse('overrides', r, ok, (line) => console.error(line));
 }
 
 export async function run(args: string[]): Promise<number> {
