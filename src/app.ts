@@ -20,7 +20,8 @@ import { createUsageStore } from './policy/usage-store.js';
 import { createAuditLog, rejectingAppender } from './audit/log.js';
 import { createDecider } from './decision/decider.js';
 import { createDirectory, type SyncSummary } from './directory/index.js';
-import { createApprovalModule, approvalModuleConfig, requestKeyParts, holdAnswer, overrideNarrative } from './approval/index.js';
+import { createApprovalModule, approvalModuleConfig } from './approval/index.js';
+import { createHoldPort, createOverridePort } from './server/approval-ports.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAdminHandler, type ReadinessCheck } from './server/admin.js';
@@ -198,57 +199,15 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     requireDirectory: directory !== undefined,
     decider,
     now,
-    approvals: {
-      async hold(input, operation, outcome, body) {
-        const query = input.target.includes('?') ? input.target.slice(input.target.indexOf('?')) : '';
-        const key = requestKeyParts(input.principal, input.method, `/${operation.version}${operation.path}${query}`, body ?? Buffer.alloc(0));
-        const agent = outcome.facts.agent;
-        const m = outcome.decision.matches.find((x) => x.ruleId === outcome.decision.ruleId);
-        const summary = `${input.method} /${operation.version}${operation.path}`;
-        const narrative = [
-          `${agent.displayName ?? input.principal.appId} (appId ${input.principal.appId}${input.principal.kind === 'delegated' ? `, acting for user ${input.principal.userPrincipalName ?? input.principal.userId}` : ', app-only'})`,
-          `wants to call ${summary} (${operation.template ?? 'unknown operation'}, ${operation.tier}).`,
-          m ? `Rule '${m.ruleId}' (${m.reasonCode}) holds it for approval: ${m.reason}` : `Policy holds it for approval (${outcome.decision.reasonCode}).`,
-          `Decision id ${outcome.decision.id}; explain it with: graphwarden explain ${outcome.decision.id}`,
-        ].join(' ');
-        const held = await approvalModule.approvals.hold(
-          {
-            key,
-            decisionId: outcome.decision.id,
-            narrative,
-            agent: { appId: input.principal.appId, ...(agent.displayName ? { displayName: agent.displayName } : {}), ...(input.principal.servicePrincipalId ? { servicePrincipalId: input.principal.servicePrincipalId } : {}) },
-            principal: { kind: input.principal.kind, ...(input.principal.userId ? { userId: input.principal.userId } : {}), ...(input.principal.userPrincipalName ? { userPrincipalName: input.principal.userPrincipalName } : {}) },
-            operation: { method: input.method, ...(operation.template ? { template: operation.template } : {}), summary },
-            waitMs,
-          },
-          input.signal,
-        );
-        const crid = input.headers['client-request-id'];
-        const answer = holdAnswer(held, outcome.decision.id, new Date(now()), typeof crid === 'string' ? crid : undefined);
-        if (answer.forward) return { kind: 'proceed', approvalId: held.kind === 'approved' ? held.approvalId : '' };
-        if (answer.status === null) return { kind: 'abandoned' };
-        return { kind: 'respond', status: answer.status, headers: answer.headers, body: answer.body, outcome: held.kind === 'pending' ? 'held' : held.kind };
-      },
-    },
-    overrides: {
-      apply(input, operation, outcome) {
-        const ruleIds = outcome.decision.matches.filter((x) => x.effect === outcome.decision.effect).map((x) => x.ruleId);
-        const [o] = approvalModule.overrides.activeOverridesFor(input.principal.appId, ruleIds, operation.template ?? undefined, now());
-        if (!o) return undefined;
-        // The decision record keeps what policy said; this event, chained to it, says why the call went through.
-        void audit.append({
-          type: 'approval',
-          approvalId: o.id,
-          decisionId: outcome.decision.id,
-          action: 'override-applied',
-          actor: 'graphwarden',
-          justification: overrideNarrative(o),
-          at: new Date(now()).toISOString(),
-        });
+    approvals: createHoldPort({ approvals: approvalModule.approvals, waitMs, now }),
+    overrides: createOverridePort({
+      overrides: approvalModule.overrides,
+      now,
+      record: (event) => {
         metrics.overridesApplied.inc();
-        return o.id;
+        void audit.append(event);
       },
-    },
+    }),
   });
 
   const proxyHandler = createProxyHandler({
