@@ -19,7 +19,7 @@ export const DIRECTORY_CLI_OPTIONS = {
 
 export const DIRECTORY_CLI_USAGE = `Directory options:
   --config FILE               YAML config with a 'directory:' section
-  --state-dir DIR             state directory (snapshot, delta tokens, drift log); default ./state
+  --state-dir DIR             directory of the snapshot, delta tokens and drift log; default <state.dir>/directory of --config, else ./state
   --tenant GUID               tenant to read (instead of --config)
   --client-id GUID            connector app id
   --client-secret-env VAR     environment variable holding the client secret

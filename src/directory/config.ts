@@ -4,6 +4,7 @@
  * the main config assembles the slices. Owns no secrets: credentials are named by env var or file.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { TenantCredentials } from './connector/auth.js';
@@ -118,9 +119,24 @@ export function validateDirectoryConfig(section: unknown): DirectoryConfig {
   return Object.freeze(cfg);
 }
 
-/** Reads a YAML config file and returns its validated `directory:` section. */
-export async function loadDirectoryConfigFile(path: string): Promise<DirectoryConfig> {
-  const doc: unknown = parseYaml(await readFile(path, 'utf8'));
-  const section = doc && typeof doc === 'object' ? (doc as Record<string, unknown>).directory : undefined;
-  return validateDirectoryConfig(section ?? {});
+/**
+ * Reads a YAML config file and returns its validated `directory:` section. In graphwarden's own config
+ * file the snapshot lives in `<state.dir>/directory` (what `serve` uses), and relative paths are
+ * relative to the file, so `sync`, `permissions` and `report` read and write the same snapshot.
+ */
+export async function loadDirectoryConfigFile(file: string): Promise<DirectoryConfig> {
+  const doc: unknown = parseYaml(await readFile(file, 'utf8'));
+  const top = doc && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
+  const section = { ...((top.directory as Record<string, unknown> | undefined) ?? {}) };
+  const state = top.state as { dir?: unknown } | undefined;
+  const base = dirname(resolve(file));
+  if (section.stateDir === undefined) section.stateDir = join(resolve(base, typeof state?.dir === 'string' ? state.dir : 'state'), 'directory');
+  const tenants = Array.isArray(section.tenants) ? (section.tenants as Array<{ credentials?: Record<string, unknown> }>) : [];
+  for (const t of tenants) {
+    for (const k of ['clientSecretFile', 'certificateFile', 'privateKeyFile']) {
+      const v = t.credentials?.[k];
+      if (typeof v === 'string') t.credentials![k] = resolve(base, v);
+    }
+  }
+  return validateDirectoryConfig(section);
 }
