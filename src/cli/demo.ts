@@ -58,8 +58,8 @@ metrics                         ${demo.adminUrl}/metrics
 readiness                       ${demo.adminUrl}/readyz
 emulated Entra + Graph          ${demo.emulatorUrl}  (tenant ${demo.tenantId})
 trust the local CA with         NODE_EXTRA_CA_CERTS=${caPath}
-decision log (hash-chained)     ${path.join(stateDir, 'audit')}  — check it: graphwarden audit verify --dir ${stateDir}
-${blocked ? `why was a call blocked?         graphwarden explain ${blocked.requestId} --dir ${stateDir}\n` : ''}`);
+decision log (hash-chained)     ${path.join(stateDir, 'audit')}  — check it: node dist/main.js audit verify --dir ${stateDir}
+${blocked ? `why was a call blocked?         node dist/main.js explain ${blocked.requestId} --dir ${stateDir}\n` : ''}`);
   if (values.once) {
     await demo.stop();
     return 0;
