@@ -74,3 +74,30 @@ export function reportAdminResponse(command: string, r: AdminResponse, ok: (json
   printError(`graphwarden ${command}: ${errorText(r)}`);
   return 1;
 }
+
+/**
+ * Resolves the admin target from the CLI flags and runs `send` against it; prints configuration and
+ * connection failures as `graphwarden COMMAND: …` and returns the exit code.
+ */
+export async function withAdminTarget(
+  command: string,
+  flags: { 'admin-url'?: string; 'token-file'?: string },
+  send: (target: AdminTarget) => Promise<number>,
+  printError: (line: string) => void,
+): Promise<number> {
+  let target: AdminTarget;
+  try {
+    target = adminTarget(flags);
+  } catch (err) {
+    printError(`graphwarden ${command}: ${(err as Error).message}`);
+    return 1;
+  }
+  try {
+    return await send(target);
+  } catch (err) {
+    // undici errors carry a code (ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT, CERT_HAS_EXPIRED...).
+    const e = err as { code?: string; message?: string };
+    printError(`graphwarden ${command}: cannot reach the admin API: ${e.code ?? e.message ?? String(err)}`);
+    return 1;
+  }
+}

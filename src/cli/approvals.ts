@@ -1,6 +1,6 @@
 /** `graphwarden approvals`: list, show, approve and deny held calls through the admin API. */
 import { parseArgs } from 'node:util';
-import { adminRequest, adminTarget, parseDuration, reportAdminResponse, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
+import { adminRequest, parseDuration, reportAdminResponse, withAdminTarget, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
 
 export const usage = `Usage: graphwarden approvals <list|show|approve|deny> [options]
 
@@ -101,21 +101,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const path = (p: string) => `/api/v1/approvals${p}`;
-  let target;
-  try {
-    target = adminTarget(values);
-  } catch (err) {
-    console.error(`graphwarden approvals: ${(err as Error).message}`);
-    return 1;
-  }
-  try {
-    return await send(target);
-  } catch (err) {
-    // undici errors carry a code (ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT, CERT_HAS_EXPIRED...).
-    const e = err as { code?: string; message?: string };
-    console.error(`graphwarden approvals: cannot reach the admin API: ${e.code ?? e.message ?? String(err)}`);
-    return 1;
-  }
+  return withAdminTarget('approvals', values, send, (line) => console.error(line));
   async function send(target: AdminTarget): Promise<number> {
     switch (verb) {
       case 'list': {

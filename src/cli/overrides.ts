@@ -1,6 +1,6 @@
 /** `graphwarden overrides`: list, create, second-approve and revoke governed overrides through the admin API. */
 import { parseArgs } from 'node:util';
-import { adminRequest, adminTarget, parseDuration, reportAdminResponse, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
+import { adminRequest, parseDuration, reportAdminResponse, withAdminTarget, type AdminResponse, type AdminTarget } from '../approval/admin-client.js';
 
 export const usage = `Usage: graphwarden overrides <list|create|approve|revoke> [options]
 
@@ -92,21 +92,7 @@ export async function run(args: string[]): Promise<number> {
     }
   }
 
-  let target;
-  try {
-    target = adminTarget(values);
-  } catch (err) {
-    console.error(`graphwarden overrides: ${(err as Error).message}`);
-    return 1;
-  }
-  try {
-    return await send(target);
-  } catch (err) {
-    // undici errors carry a code (ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT, CERT_HAS_EXPIRED...).
-    const e = err as { code?: string; message?: string };
-    console.error(`graphwarden overrides: cannot reach the admin API: ${e.code ?? e.message ?? String(err)}`);
-    return 1;
-  }
+  return withAdminTarget('overrides', values, send, (line) => console.error(line));
   async function send(target: AdminTarget): Promise<number> {
     switch (verb) {
       case 'list': {
