@@ -69,6 +69,8 @@ export interface Emulator {
   setThrottle(t: ThrottleOptions | null): void;
   graphRequests(): ReadonlyArray<GraphRequestRecord>;
   clearGraphRequests(): void;
+  /** Entra-side request log (metadata, keys, token endpoint), e.g. to prove a client cached its token. */
+  entraRequests(): ReadonlyArray<{ method: string; path: string; status: number; grantType?: string }>;
   directory(tenantId: string): TenantDirectory;
   close(): Promise<void>;
 }
@@ -119,6 +121,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   let throttle: ThrottleOptions | null = opts.throttle ?? null;
   let throttleCounter = 0;
   const log: GraphRequestRecord[] = [];
+  const entraLog: { method: string; path: string; status: number; grantType?: string }[] = [];
 
   const tenants = new Map<string, TenantState>();
   const byDomain = new Map<string, string>();
@@ -235,8 +238,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
         if (secret !== undefined && !form.has('client_secret')) form.set('client_secret', decodeURIComponent(secret));
       }
     }
-    const resp = handleEntra(state, method, segments, form);
-    await send(res, resp ?? { status: 404, body: { error: 'not_found', error_description: `No Entra or Graph endpoint at ${u.pathname}.` } }, headers, false);
+    const resp = handleEntra(state, method, segments, form) ?? { status: 404, body: { error: 'not_found', error_description: `No Entra or Graph endpoint at ${u.pathname}.` } };
+    if (entraLog.length >= LOG_LIMIT) entraLog.splice(0, LOG_LIMIT / 2);
+    const grantType = form?.get('grant_type') ?? undefined;
+    entraLog.push({ method, path: u.pathname, status: resp.status, ...(grantType ? { grantType } : {}) });
+    await send(res, resp, headers, false);
   };
 
   const server: Server = createServer({ key: opts.tls.keyPem, cert: opts.tls.certPem, keepAlive: true }, (req, res) => {
@@ -273,6 +279,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     setThrottle: (t) => { throttle = t; throttleCounter = 0; },
     graphRequests: () => log.slice(),
     clearGraphRequests: () => { log.length = 0; },
+    entraRequests: () => entraLog.slice(),
     directory: (tenantId) => tenantState(tenantId).directory,
     close: () => new Promise<void>((resolve, reject) => {
       server.close((err) => (err ? reject(err) : resolve()));

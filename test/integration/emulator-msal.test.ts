@@ -37,6 +37,9 @@ describe('msal-node against the emulator', () => {
     expect(r?.accessToken).toBeTruthy();
     const c = claimsOf(r!.accessToken);
     expect(c).toMatchObject({ aud: '00000003-0000-0000-c000-000000000000', iss: `https://sts.windows.net/${tenant.id}/`, appid: agent.appId, appidacr: '1', idtyp: 'app', oid: agent.servicePrincipalId, tid: tenant.id, ver: '1.0', roles: ['Mail.Read'] });
+    // A second call is served from MSAL's cache: the token endpoint saw one client_credentials grant.
+    await cca.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
+    expect(emu.entraRequests().filter((e) => e.grantType === 'client_credentials' && e.status === 200)).toHaveLength(1);
     const me = await graphGet(`/v1.0/users/${tenant.users.alice!.id}/messages?$top=2`, r!.accessToken);
     expect(me.status).toBe(200);
     expect((me.body.value as unknown[]).length).toBe(2);
