@@ -31,84 +31,83 @@ export function rewriteUrl(url: string, opts: LinkRewriteOptions): string {
 
 const MARKER = Buffer.from('@odata.');
 
-/**
- * Rewrites a whole (small) body in one go; returns the same buffer when it has no paging link.
- * The proxy uses it for responses of known, small length so they go out in one write.
- */
-export function rewriteLinksInBuffer(body: Buffer, opts: LinkRewriteOptions): Buffer {
-  if (body.indexOf(MARKER) === -1) return body;
-  const rw = new LinkRewriter(opts);
-  return Buffer.from(rw.rewriteAll(body.toString('latin1')), 'latin1');
+/** The origins prepared once: lower-cased, and how much of a value must be seen to compare them. */
+interface Prepared {
+  from: string[];
+  to: string;
+  maxOrigin: number;
+}
+
+function prepare(opts: LinkRewriteOptions): Prepared {
+  return { from: opts.from.map((o) => o.toLowerCase()), to: opts.to, maxOrigin: Math.max(...opts.from.map((o) => o.length)) + 1 };
 }
 
 /**
- * Works on latin1 strings so each byte maps to one char and multi-byte UTF-8 passes
- * through unchanged; the patterns and origins are ASCII.
+ * Rewrites the links in `text` (latin1, so each byte is one char and multi-byte UTF-8 passes through
+ * unchanged; patterns and origins are ASCII). Unless `final`, a tail that could be the start of a key
+ * split across chunks is returned as `carry` for the next chunk.
  */
+function rewriteText(text: string, p: Prepared, final: boolean): { out: string; carry: string } {
+  let out = '';
+  let pos = 0;
+  KEY.lastIndex = 0;
+  for (;;) {
+    const m = KEY.exec(text);
+    if (!m) break;
+    const valueStart = m.index + m[0].length;
+    if (!final && text.length - valueStart < p.maxOrigin) {
+      // Not enough of the value yet to compare origins: keep from the key on.
+      return { out: out + text.slice(pos, m.index), carry: text.slice(m.index) };
+    }
+    out += text.slice(pos, valueStart);
+    pos = valueStart;
+    const head = text.slice(valueStart, valueStart + p.maxOrigin).toLowerCase();
+    for (const o of p.from) {
+      const next = head[o.length];
+      if (head.startsWith(o) && (next === '/' || next === '?' || next === '"')) {
+        out += p.to;
+        pos = valueStart + o.length;
+        break;
+      }
+    }
+    KEY.lastIndex = pos;
+  }
+  if (final) return { out: out + text.slice(pos), carry: '' };
+  const keep = Math.max(pos, text.length - LONGEST_KEY);
+  return { out: out + text.slice(pos, keep), carry: text.slice(keep) };
+}
+
+/**
+ * Rewrites a whole (small) body in one go; returns the same buffer when it has no paging link.
+ * The proxy uses it for small responses so they go out in one write.
+ */
+export function rewriteLinksInBuffer(body: Buffer, opts: LinkRewriteOptions): Buffer {
+  if (body.indexOf(MARKER) === -1) return body;
+  return Buffer.from(rewriteText(body.toString('latin1'), prepare(opts), true).out, 'latin1');
+}
+
+/** The streaming form, for bodies too large to hold. */
 export class LinkRewriter extends Transform {
-  readonly #from: string[];
-  readonly #to: string;
-  readonly #maxOrigin: number;
+  readonly #p: Prepared;
   #carry = '';
 
   constructor(opts: LinkRewriteOptions) {
     super();
-    this.#from = opts.from.map((o) => o.toLowerCase());
-    this.#to = opts.to;
-    this.#maxOrigin = Math.max(...opts.from.map((o) => o.length)) + 1;
+    this.#p = prepare(opts);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    const out = this.#process(this.#carry + chunk.toString('latin1'), false);
-    if (out) this.push(Buffer.from(out, 'latin1'));
+    this.#emit(rewriteText(this.#carry + chunk.toString('latin1'), this.#p, false));
     cb();
-  }
-
-  /** The whole text at once (no chunk boundaries to carry across). */
-  rewriteAll(text: string): string {
-    return this.#process(text, true);
   }
 
   override _flush(cb: TransformCallback): void {
-    const out = this.#process(this.#carry, true);
-    this.#carry = '';
-    if (out) this.push(Buffer.from(out, 'latin1'));
+    this.#emit(rewriteText(this.#carry, this.#p, true));
     cb();
   }
 
-  #process(text: string, final: boolean): string {
-    let out = '';
-    let pos = 0;
-    KEY.lastIndex = 0;
-    for (;;) {
-      const m = KEY.exec(text);
-      if (!m) break;
-      const valueStart = m.index + m[0].length;
-      if (!final && text.length - valueStart < this.#maxOrigin) {
-        // Not enough of the value yet to compare origins: keep from the key on.
-        this.#carry = text.slice(m.index);
-        return out + text.slice(pos, m.index);
-      }
-      out += text.slice(pos, valueStart);
-      pos = valueStart;
-      const head = text.slice(valueStart, valueStart + this.#maxOrigin).toLowerCase();
-      for (const o of this.#from) {
-        const next = head[o.length];
-        if (head.startsWith(o) && (next === '/' || next === '?' || next === '"')) {
-          out += this.#to;
-          pos = valueStart + o.length;
-          break;
-        }
-      }
-      KEY.lastIndex = pos;
-    }
-    if (final) {
-      this.#carry = '';
-      return out + text.slice(pos);
-    }
-    // Hold back a tail that could be the start of a key split across chunks.
-    const keep = Math.max(pos, text.length - LONGEST_KEY);
-    this.#carry = text.slice(keep);
-    return out + text.slice(pos, keep);
+  #emit(r: { out: string; carry: string }): void {
+    this.#carry = r.carry;
+    if (r.out) this.push(Buffer.from(r.out, 'latin1'));
   }
 }

@@ -3,7 +3,7 @@
  * the answer back with paging links pointing at graphwarden. Owns the order of stages
  * and turning each verdict into a response; the stages themselves live in their modules.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
 import { Readable, type Transform } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
@@ -88,13 +88,43 @@ async function readBounded(req: IncomingMessage, limit: number): Promise<{ ok: t
   return { ok: true, body: Buffer.concat(chunks) };
 }
 
-function decoderFor(encoding: string | undefined): Transform | null | undefined {
+type Coding = 'identity' | 'gzip' | 'deflate' | 'br';
+
+/** The content-coding of a response, or undefined for one graphwarden cannot decode. */
+function codingOf(encoding: string | undefined): Coding | undefined {
   const e = (encoding ?? 'identity').trim().toLowerCase();
-  if (e === 'identity' || e === '') return null;
-  if (e === 'gzip' || e === 'x-gzip') return zlib.createGunzip();
-  if (e === 'deflate') return zlib.createInflate();
-  if (e === 'br') return zlib.createBrotliDecompress();
-  return undefined; // unknown: cannot rewrite safely
+  if (e === 'identity' || e === '') return 'identity';
+  if (e === 'gzip' || e === 'x-gzip') return 'gzip';
+  if (e === 'deflate' || e === 'br') return e;
+  return undefined;
+}
+
+/** A streaming decoder: null for identity, undefined when the coding is unknown (cannot rewrite safely). */
+function decoderFor(encoding: string | undefined): Transform | null | undefined {
+  const c = codingOf(encoding);
+  if (c === 'identity') return null;
+  if (c === 'gzip') return zlib.createGunzip();
+  if (c === 'deflate') return zlib.createInflate();
+  if (c === 'br') return zlib.createBrotliDecompress();
+  return undefined;
+}
+
+/** Decodes a whole body; an unknown coding is passed through as it is. */
+function decodeWhole(raw: Buffer, encoding: string | undefined): Buffer {
+  const c = codingOf(encoding);
+  if (c === 'gzip') return zlib.gunzipSync(raw);
+  if (c === 'deflate') return zlib.inflateSync(raw);
+  if (c === 'br') return zlib.brotliDecompressSync(raw);
+  return raw;
+}
+
+/** Sends a whole, already rewritten body with its length, in one write. */
+function sendWhole(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
+  delete headers['content-encoding'];
+  delete headers['transfer-encoding'];
+  headers['content-length'] = String(body.length);
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 export function createProxyHandler(deps: ProxyDeps) {
@@ -221,16 +251,10 @@ export function createProxyHandler(deps: ProxyDeps) {
       if (verdict.rewriteResponse) {
         const chunks: Buffer[] = [];
         for await (const c of result.body as AsyncIterable<Buffer>) chunks.push(c);
-        const decoder = decoderFor(headers['content-encoding'] as string | undefined);
-        const raw = Buffer.concat(chunks);
-        const plain = decoder === null ? raw : decoder ? await decodeAll(raw, headers['content-encoding'] as string) : raw;
+        const plain = decodeWhole(Buffer.concat(chunks), headers['content-encoding'] as string | undefined);
         const rewritten = verdict.rewriteResponse(result.statusCode, plain);
-        const linked = rewriteLinksInBuffer(rewritten.body, { from: rewriteFrom, to: origin });
-        delete headers['content-encoding'];
-        headers['content-length'] = String(linked.length);
         status = rewritten.status;
-        res.writeHead(rewritten.status, headers);
-        res.end(linked);
+        sendWhole(res, rewritten.status, headers, rewriteLinksInBuffer(rewritten.body, { from: rewriteFrom, to: origin }));
         return;
       }
 
@@ -249,11 +273,8 @@ export function createProxyHandler(deps: ProxyDeps) {
           return;
         }
         if (head.done) {
-          const linked = rewriteLinksInBuffer(Buffer.concat(head.chunks), { from: rewriteFrom, to: origin });
-          headers['content-length'] = String(linked.length);
-          delete headers['transfer-encoding'];
-          res.writeHead(result.statusCode, headers);
-          res.end(linked);
+          // Identity coding here, so sendWhole's removal of content-encoding changes nothing.
+          sendWhole(res, result.statusCode, headers, rewriteLinksInBuffer(Buffer.concat(head.chunks), { from: rewriteFrom, to: origin }));
           return;
         }
         answer = Readable.from(head.rest);
@@ -308,14 +329,6 @@ export function createProxyHandler(deps: ProxyDeps) {
       }
     }
   };
-}
-
-async function decodeAll(raw: Buffer, encoding: string): Promise<Buffer> {
-  const e = encoding.trim().toLowerCase();
-  if (e === 'gzip' || e === 'x-gzip') return zlib.gunzipSync(raw);
-  if (e === 'deflate') return zlib.inflateSync(raw);
-  if (e === 'br') return zlib.brotliDecompressSync(raw);
-  return raw;
 }
 
 /** Pipes stages into the response; on any error destroys everything and reports once. Resolves when done. */
