@@ -29,8 +29,12 @@ const DROP_TO_UPSTREAM = new Set([
   'expect',
 ]);
 
-function connectionListed(headers: IncomingHttpHeaders | Record<string, unknown>): Set<string> {
+const NONE: ReadonlySet<string> = new Set();
+
+function connectionListed(headers: IncomingHttpHeaders | Record<string, unknown>): ReadonlySet<string> {
   const c = headers['connection'];
+  // Usually absent or just keep-alive/close (themselves hop-by-hop): no set to build on the hot path.
+  if (c === undefined || c === 'keep-alive' || c === 'close') return NONE;
   const listed = new Set<string>();
   for (const v of Array.isArray(c) ? c : typeof c === 'string' ? [c] : []) {
     for (const t of v.split(',')) {
@@ -45,7 +49,8 @@ function connectionListed(headers: IncomingHttpHeaders | Record<string, unknown>
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders): Record<string, string | string[]> {
   const listed = connectionListed(incoming);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name of Object.keys(incoming)) {
+    const value = incoming[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || DROP_TO_UPSTREAM.has(name) || listed.has(name)) continue;
     out[name] = value;
@@ -58,7 +63,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders): Record<st
 export function downstreamResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const listed = connectionListed(upstream);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name of Object.keys(upstream)) {
+    const value = upstream[name];
     if (value === undefined) continue;
     const n = name.toLowerCase();
     if (HOP_BY_HOP.has(n) || listed.has(n)) continue;

@@ -4,7 +4,7 @@
  * graphwarden error codes; does not decide whether a call may go (that is already done).
  */
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import { rootCertificates, createSecureContext } from 'node:tls';
 import type { ErrorCode } from '../errors.js';
@@ -29,15 +29,31 @@ export interface ForwardRequest {
   /** The agent's body: a stream (passed through, counted against maxBodyBytes) or a buffer already read. */
   body: Readable | Buffer | null;
   maxBodyBytes: number;
-  signal?: AbortSignal;
+}
+
+/** Graph's answer body, read either whole (small pages) or as a stream, never both from the start. */
+export interface UpstreamBody {
+  /**
+   * Buffers the body until it ends (`done` with the bytes) or passes `limit` bytes (not done: continue
+   * with `stream()`, which replays what was buffered). Null when Graph or the agent went away mid-body.
+   */
+  collect(limit: number): Promise<{ done: true; body: Buffer } | { done: false } | null>;
+  /** The body from its first byte as a stream, with backpressure towards Graph; destroying it aborts the call. */
+  stream(): Readable;
 }
 
 export type ForwardResult =
-  | { ok: true; statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }
+  | { ok: true; statusCode: number; headers: Record<string, string | string[] | undefined>; body: UpstreamBody }
   | { ok: false; code: ErrorCode; kind: 'connect' | 'timeout' | 'reset' | 'tls' | 'closed' | 'too-large' | 'aborted'; message: string };
 
+/** One call in flight: its outcome once Graph's headers arrive, and a way to abandon it (the agent went away). */
+export interface ForwardCall {
+  readonly result: Promise<ForwardResult>;
+  abort(): void;
+}
+
 export interface Forwarder {
-  forward(req: ForwardRequest): Promise<ForwardResult>;
+  forward(req: ForwardRequest): ForwardCall;
   close(): Promise<void>;
   readonly upstreamOrigin: string;
 }
@@ -111,6 +127,124 @@ export function classifyUpstreamError(err: unknown): Extract<ForwardResult, { ok
   return { ok: false, code: 'GW_ERR_UPSTREAM_UNREACHABLE', kind: 'connect', message: 'Microsoft Graph could not be reached.' };
 }
 
+type Collected = { done: true; body: Buffer } | { done: false } | null;
+
+/**
+ * One upstream call as an undici dispatch handler. Small answers are gathered straight from the parser's
+ * chunks with no stream in between (most Graph pages are a few KB); a body that outgrows the caller's
+ * limit, or one the caller wants streamed, becomes a Readable that replays the chunks gathered so far.
+ * Aborting goes through undici's controller, so no AbortSignal is allocated per call.
+ */
+class UpstreamCall implements Dispatcher.DispatchHandler, ForwardCall, UpstreamBody {
+  readonly result: Promise<ForwardResult>;
+  #settle!: (r: ForwardResult) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #limiter: ByteLimit | undefined;
+  #aborted = false;
+  #started = false;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #limit = 0;
+  #waiter: ((c: Collected) => void) | undefined;
+  #stream: Readable | undefined;
+
+  constructor(limiter: ByteLimit | undefined) {
+    this.#limiter = limiter;
+    this.result = new Promise<ForwardResult>((resolve) => (this.#settle = resolve));
+  }
+
+  abort(): void {
+    if (this.#aborted || this.#ended) return;
+    this.#aborted = true;
+    // Before undici hands over its controller the call is still queued: onRequestStart aborts it then.
+    this.#controller?.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#aborted) controller.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#started = true;
+    this.#settle({ ok: true, statusCode, headers, body: this });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#stream) {
+      if (!this.#stream.push(chunk)) controller.pause();
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    if (this.#waiter && this.#size > this.#limit) {
+      // Past the caller's limit: stop reading until it asks for the stream.
+      controller.pause();
+      this.#wake({ done: false });
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    if (this.#stream) this.#stream.push(null);
+    else if (this.#waiter) this.#wake({ done: true, body: this.#whole() });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.#limiter?.destroy();
+    if (!this.#started) {
+      this.#settle(classifyUpstreamError(err));
+      return;
+    }
+    this.#error = err;
+    if (this.#stream) this.#stream.destroy(err);
+    else this.#wake(null);
+  }
+
+  collect(limit: number): Promise<Collected> {
+    if (this.#error) return Promise.resolve(null);
+    if (this.#ended) return Promise.resolve({ done: true, body: this.#whole() });
+    if (this.#size > limit) {
+      this.#controller?.pause();
+      return Promise.resolve({ done: false });
+    }
+    this.#limit = limit;
+    return new Promise<Collected>((resolve) => (this.#waiter = resolve));
+  }
+
+  stream(): Readable {
+    if (this.#stream) return this.#stream;
+    const s = new Readable({
+      read: () => this.#controller?.resume(),
+      destroy: (err, cb) => {
+        // The reader gave up (the agent went away): stop Graph's side too and free the connection.
+        if (!this.#ended && !this.#error) this.abort();
+        cb(err);
+      },
+    });
+    this.#stream = s;
+    for (const c of this.#chunks) s.push(c);
+    this.#chunks = [];
+    if (this.#error) s.destroy(this.#error);
+    else if (this.#ended) s.push(null);
+    return s;
+  }
+
+  #whole(): Buffer {
+    const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#size);
+    this.#chunks = [];
+    return body;
+  }
+
+  #wake(c: Collected): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.(c);
+  }
+}
+
 export function createForwarder(opts: ForwarderOptions): Forwarder {
   const origin = new URL(opts.upstreamUrl).origin;
   const pool = new Pool(origin, {
@@ -124,31 +258,22 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     connect: { timeout: opts.connectTimeoutMs, ...(opts.ca ? { secureContext: createSecureContext({ ca: [...rootCertificates, opts.ca] }) } : {}) },
   });
 
-  async function forward(req: ForwardRequest): Promise<ForwardResult> {
+  function forward(req: ForwardRequest): ForwardCall {
     let body: Dispatcher.DispatchOptions['body'] = null;
     let limiter: ByteLimit | undefined;
+    const headers = upstreamRequestHeaders(req.headers);
     if (Buffer.isBuffer(req.body)) {
       body = req.body.length > 0 ? req.body : null;
+      headers['content-length'] = String(req.body.length);
     } else if (req.body) {
       limiter = new ByteLimit(req.maxBodyBytes);
       req.body.on('error', (e) => limiter?.destroy(e));
       body = req.body.pipe(limiter);
     }
-    const headers = upstreamRequestHeaders(req.headers);
-    if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.length);
-    try {
-      const res = await pool.request({
-        method: req.method as Dispatcher.HttpMethod,
-        path: req.target,
-        headers,
-        body,
-        signal: req.signal,
-      });
-      return { ok: true, statusCode: res.statusCode, headers: res.headers, body: res.body };
-    } catch (err) {
-      limiter?.destroy();
-      return classifyUpstreamError(err);
-    }
+    const call = new UpstreamCall(limiter);
+    // dispatch() reports its own failures (closed pool, bad options) through onResponseError.
+    pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.target, headers, body }, call);
+    return call;
   }
 
   return {

@@ -5,10 +5,10 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
-import { Readable, type Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
-import type { Forwarder } from '../forward/index.js';
+import type { ForwardCall, Forwarder } from '../forward/index.js';
 import { downstreamResponseHeaders } from '../forward/headers.js';
 import { LinkRewriter, rewriteLinksInBuffer, rewriteUrl } from '../forward/link-rewriter.js';
 import type { Metrics } from '../metrics/index.js';
@@ -144,9 +144,16 @@ export function createProxyHandler(deps: ProxyDeps) {
     const ctx = (): LocalReplyContext => ({ requestId, clientRequestId, date: new Date(deps.now()) });
     const method = (req.method ?? 'GET').toUpperCase();
     const target = req.url ?? '/';
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
+    // The agent going away stops whatever is pending: a held call (through the signal, created only if a
+    // stage asks for it) and the upstream call (through undici's controller).
+    let gone = false;
+    let abort: AbortController | undefined;
+    let upstream: ForwardCall | undefined;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      gone = true;
+      abort?.abort();
+      upstream?.abort();
     });
     metrics.inFlight.inc();
     let outcome = 'rejected';
@@ -158,6 +165,12 @@ export function createProxyHandler(deps: ProxyDeps) {
     const reject = (code: ErrorCode, message: string, opts: Parameters<typeof sendError>[4] = {}) => {
       // An unread body would be drained or stall keep-alive: close instead.
       status = sendError(res, code, message, ctx(), { ...opts, closeConnection: opts.closeConnection ?? (hasBody(req) && !req.readableEnded) });
+    };
+
+    // Graph or the agent went away mid-body, before anything was sent: cut the connection.
+    const bodyFailed = () => {
+      if (!gone) metrics.upstreamErrors.inc({ kind: 'body' });
+      res.destroy();
     };
 
     try {
@@ -195,7 +208,11 @@ export function createProxyHandler(deps: ProxyDeps) {
           principal,
           tokenDigest: auth.tokenDigest,
           claimsDigest: auth.claimsDigest,
-          signal: abort.signal,
+          get signal() {
+            abort ??= new AbortController();
+            if (gone) abort.abort();
+            return abort.signal;
+          },
           readBody: async () => {
             const r = await readBounded(req, deps.limits.maxBodyBytes);
             if (r.ok) bodyRead = r.body;
@@ -224,10 +241,16 @@ export function createProxyHandler(deps: ProxyDeps) {
 
       const body = verdict.body ?? bodyRead ?? (hasBody(req) ? req : null);
       const upStart = process.hrtime.bigint();
-      const result = await deps.forwarder.forward({ method, target, headers: req.headers, body, maxBodyBytes: deps.limits.maxBodyBytes, signal: abort.signal });
+      if (gone) {
+        outcome = 'client-gone';
+        status = 499;
+        return;
+      }
+      upstream = deps.forwarder.forward({ method, target, headers: req.headers, body, maxBodyBytes: deps.limits.maxBodyBytes });
+      const result = await upstream.result;
       upstreamSeconds = Number(process.hrtime.bigint() - upStart) / 1e9;
       if (!result.ok) {
-        if (result.kind === 'aborted' && abort.signal.aborted) {
+        if (result.kind === 'aborted' && gone) {
           outcome = 'client-gone';
           status = 499;
           return;
@@ -249,9 +272,12 @@ export function createProxyHandler(deps: ProxyDeps) {
       }
 
       if (verdict.rewriteResponse) {
-        const chunks: Buffer[] = [];
-        for await (const c of result.body as AsyncIterable<Buffer>) chunks.push(c);
-        const plain = decodeWhole(Buffer.concat(chunks), headers['content-encoding'] as string | undefined);
+        const whole = await result.body.collect(Infinity);
+        if (!whole?.done) {
+          bodyFailed();
+          return;
+        }
+        const plain = decodeWhole(whole.body, headers['content-encoding'] as string | undefined);
         const rewritten = verdict.rewriteResponse(result.statusCode, plain);
         status = rewritten.status;
         sendWhole(res, rewritten.status, headers, rewriteLinksInBuffer(rewritten.body, { from: rewriteFrom, to: origin }));
@@ -261,25 +287,22 @@ export function createProxyHandler(deps: ProxyDeps) {
       const contentType = String(headers['content-type'] ?? '');
       const isJson = contentType.includes('json');
       const decoder = isJson ? decoderFor(headers['content-encoding'] as string | undefined) : null;
-      let answer: Readable = result.body;
       if (isJson && decoder === null) {
         // Most Graph answers are small pages: read up to SMALL_BODY_BYTES, rewrite and send them in
         // one write with their length (cheaper than a streaming transform and chunked encoding).
-        // Larger bodies continue as a stream from where the read stopped.
-        const head = await readUpTo(result.body, SMALL_BODY_BYTES);
+        // Larger bodies continue as a stream that starts with what was read.
+        const head = await result.body.collect(SMALL_BODY_BYTES);
         if (head === null) {
-          if (!abort.signal.aborted) metrics.upstreamErrors.inc({ kind: 'body' });
-          res.destroy();
+          bodyFailed();
           return;
         }
         if (head.done) {
           // Identity coding here, so sendWhole's removal of content-encoding changes nothing.
-          sendWhole(res, result.statusCode, headers, rewriteLinksInBuffer(Buffer.concat(head.chunks), { from: rewriteFrom, to: origin }));
+          sendWhole(res, result.statusCode, headers, rewriteLinksInBuffer(head.body, { from: rewriteFrom, to: origin }));
           return;
         }
-        answer = Readable.from(head.rest);
       }
-      const stages: Array<Readable | Transform> = [answer];
+      const stages: Array<Readable | Transform> = [result.body.stream()];
       if (isJson && decoder !== undefined) {
         if (decoder) {
           stages.push(decoder);
@@ -295,7 +318,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       // per call, a measurable share of proxy CPU on small Graph responses.
       await pipeChain(stages, res, () => {
         // Graph or the agent went away mid-body: the client sees a truncated response, as with any proxy.
-        if (!abort.signal.aborted) metrics.upstreamErrors.inc({ kind: 'body' });
+        if (!gone) metrics.upstreamErrors.inc({ kind: 'body' });
       });
     } catch (err) {
       outcome = 'error';
@@ -356,34 +379,4 @@ function pipeChain(stages: Array<Readable | Transform>, res: ServerResponse, onE
       else resolve();
     });
   });
-}
-
-/**
- * Reads a stream until it ends or passes `limit` bytes. Returns the chunks, whether it ended, and an
- * iterator that yields the chunks read and then the rest; null when the stream failed.
- */
-async function readUpTo(stream: Readable, limit: number): Promise<{ chunks: Buffer[]; done: boolean; rest: Iterable<Buffer> | AsyncIterable<Buffer> } | null> {
-  const it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return { chunks, done: true, rest: chunks };
-      chunks.push(r.value);
-      size += r.value.length;
-      if (size > limit) break;
-    }
-  } catch {
-    return null;
-  }
-  async function* rest(): AsyncGenerator<Buffer> {
-    yield* chunks;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
-    }
-  }
-  return { chunks, done: false, rest: rest() };
 }

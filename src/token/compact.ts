@@ -2,7 +2,7 @@
  * Bearer extraction and untrusted decoding of a JWS compact token, plus the Graph `nonce`
  * transform. Pure string work; does not verify signatures or claims (index.ts does).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** Entra access tokens are a few KB (large ones carry many `wids`/`groups`); anything far beyond is refused unread. */
 export const MAX_TOKEN_CHARS = 16 * 1024;
@@ -17,6 +17,18 @@ const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Accepts exactly `Bearer <token>` (scheme case-insensitive, RFC 6750 §2.1); anything else is refused. */
 export function extractBearer(authorization: string | undefined): BearerResult {
+  const bearer = bearerValue(authorization);
+  if (bearer.ok && !isCompact(bearer.token)) return { ok: false, code: 'GW_ERR_TOKEN_MALFORMED' };
+  return bearer;
+}
+
+/** A token of JWS compact shape. Checked once per distinct token: a cached token passed it already. */
+export function isCompact(token: string): boolean {
+  return COMPACT.test(token);
+}
+
+/** `extractBearer` without the shape check (see isCompact): the scheme, and a bounded single value. */
+export function bearerValue(authorization: string | undefined): BearerResult {
   if (authorization === undefined) return { ok: false, code: 'GW_ERR_TOKEN_MISSING' };
   const value = authorization.trim();
   if (value.length === 0) return { ok: false, code: 'GW_ERR_TOKEN_MISSING' };
@@ -26,7 +38,7 @@ export function extractBearer(authorization: string | undefined): BearerResult {
   const token = space === -1 ? '' : value.slice(space + 1);
   if (token.length === 0) return { ok: false, code: 'GW_ERR_TOKEN_MISSING' };
   // One token only: a second credential (`Bearer a, Bearer b`, `Bearer a b`) is ambiguous.
-  if (token.length > MAX_TOKEN_CHARS || !COMPACT.test(token)) return { ok: false, code: 'GW_ERR_TOKEN_MALFORMED' };
+  if (token.length > MAX_TOKEN_CHARS || token.includes(' ')) return { ok: false, code: 'GW_ERR_TOKEN_MALFORMED' };
   return { ok: true, token };
 }
 
@@ -117,5 +129,6 @@ function escapeRegExp(s: string): string {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  // One-shot hash: no Hash object per call (this runs for every request, to key the verified-token cache).
+  return hash('sha256', text, 'hex');
 }

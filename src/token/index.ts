@@ -11,7 +11,7 @@ import type { ErrorCode } from '../errors.js';
 import { isGuid, toPrincipal } from '../identity/index.js';
 import type { Principal } from '../identity/principal.js';
 import { checkClaims } from './claims.js';
-import { decodeCompact, extractBearer, sha256Hex, transformNonce } from './compact.js';
+import { bearerValue, decodeCompact, isCompact, sha256Hex, transformNonce } from './compact.js';
 import { createKeyStore, type JwksFetchReason } from './keys.js';
 import { TOKEN_DEFAULTS } from './defaults.js';
 
@@ -224,7 +224,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 
   return {
     async verify(authorization) {
-      const bearer = extractBearer(authorization);
+      const bearer = bearerValue(authorization);
       if (!bearer.ok) return reject(bearer.code);
       const tokenDigest = sha256Hex(bearer.token);
       if (cache) {
@@ -236,6 +236,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
         if (hit) cache.delete(tokenDigest);
         events.cacheMiss();
       }
+      if (!isCompact(bearer.token)) return reject('GW_ERR_TOKEN_MALFORMED');
       try {
         return await verifyFresh(bearer.token, tokenDigest);
       } catch {

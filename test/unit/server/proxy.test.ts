@@ -129,6 +129,41 @@ describe('proxy request path', () => {
     expect(body['@odata.nextLink']).toBe('https://proxy.test:8443/v1.0/users?$skiptoken=BIG');
   });
 
+  it('an agent that goes away while Graph is still answering abandons the upstream call', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    let answering!: () => void;
+    const reached = new Promise<void>((r) => (answering = r));
+    up.handler = (_r, res) => {
+      res.on('close', () => upstreamClosed());
+      answering(); // never answers: only the proxy giving up ends this call
+    };
+    const sock = net.connect(Number(new URL(proxy.l.url).port), '127.0.0.1');
+    sock.write('GET /v1.0/users HTTP/1.1\r\nhost: x\r\nauthorization: Bearer good\r\n\r\n');
+    await reached;
+    sock.destroy();
+    await closed;
+    const text = await proxy.metrics.registry.metrics();
+    expect(text).toMatch(/graphwarden_requests_total\{method="GET",status="499",outcome="client-gone"\} [1-9]/);
+  });
+
+  it('an upstream that dies mid-body cuts the agent off and is counted, on the small-page path too', async () => {
+    up.handler = (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Headers and half a page reach the proxy, then the connection drops.
+      res.write('{"value":[{"id":"1"}', () => res.socket?.destroy());
+    };
+    const before = await proxy.metrics.registry.getSingleMetricAsString('graphwarden_upstream_errors_total');
+    const res = await request(`${proxy.l.url}/v1.0/users`, { headers: { authorization: 'Bearer good' } }).then(
+      (r) => r.body.text().then(() => 'complete'),
+      () => 'cut off',
+    );
+    expect(res).toBe('cut off');
+    const after = await proxy.metrics.registry.getSingleMetricAsString('graphwarden_upstream_errors_total');
+    const count = (t: string) => Number(/kind="body"\} (\d+)/.exec(t)?.[1] ?? 0);
+    expect(count(after)).toBe(count(before) + 1);
+  });
+
   it('refuses a declared body over the limit without forwarding', async () => {
     const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: 'x'.repeat(5000) });
     expect(res.statusCode).toBe(413);
