@@ -50,6 +50,7 @@ export const ERRORS = {
   GW_ERR_APPROVAL_PENDING: { status: 503, graphCode: 'GraphwardenApprovalPending', description: 'The call is held for human approval and the wait ended first; retry after Retry-After seconds.' },
   GW_ERR_UPSTREAM_UNREACHABLE: { status: 502, graphCode: 'BadGateway', description: 'Graph could not be reached (connection refused or reset, TLS failure).' },
   GW_ERR_UPSTREAM_TIMEOUT: { status: 504, graphCode: 'GatewayTimeout', description: 'Graph did not answer within the configured connect or headers timeout.' },
+  GW_ERR_UPSTREAM_RESPONSE_INVALID: { status: 502, graphCode: 'BadGateway', description: 'Graph answered in a form graphwarden must decode but cannot (a $batch answer to merge in an unknown or corrupt content-coding).' },
   GW_ERR_UPSTREAM_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'graphwarden cannot forward right now (shutting down or overloaded).' },
   GW_ERR_AUDIT_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'The audit log could not be written and the configuration says sensitive calls fail closed.' },
   GW_ERR_DIRECTORY_UNAVAILABLE: { status: 503, graphCode: 'serviceNotAvailable', description: 'No directory snapshot is loaded yet (none saved and the first sync has not finished); the call is refused (fail closed).' },

@@ -109,7 +109,7 @@ function decoderFor(encoding: string | undefined): Transform | null | undefined 
   return undefined;
 }
 
-/** Decodes a whole body; an unknown coding is passed through as it is. */
+/** Decodes a whole body (callers refuse unknown codings first; one that slips through is returned as it is). Throws on corrupt data. */
 function decodeWhole(raw: Buffer, encoding: string | undefined): Buffer {
   const c = codingOf(encoding);
   if (c === 'gzip') return zlib.gunzipSync(raw);
@@ -272,12 +272,30 @@ export function createProxyHandler(deps: ProxyDeps) {
       }
 
       if (verdict.rewriteResponse) {
+        // Merging needs the plain bytes: an answer graphwarden cannot decode is refused, not passed on mislabelled.
+        const encoding = headers['content-encoding'] as string | undefined;
+        const invalid = () => {
+          upstream?.abort();
+          outcome = 'upstream-error';
+          metrics.upstreamErrors.inc({ kind: 'encoding' });
+          reject('GW_ERR_UPSTREAM_RESPONSE_INVALID', `Microsoft Graph's $batch answer is in a content-coding graphwarden cannot decode (${String(encoding).slice(0, 40)}).`);
+        };
+        if (codingOf(encoding) === undefined) {
+          invalid();
+          return;
+        }
         const whole = await result.body.collect(Infinity);
         if (!whole?.done) {
           bodyFailed();
           return;
         }
-        const plain = decodeWhole(whole.body, headers['content-encoding'] as string | undefined);
+        let plain: Buffer;
+        try {
+          plain = decodeWhole(whole.body, encoding);
+        } catch {
+          invalid();
+          return;
+        }
         const rewritten = verdict.rewriteResponse(result.statusCode, plain);
         status = rewritten.status;
         sendWhole(res, rewritten.status, headers, rewriteLinksInBuffer(rewritten.body, { from: rewriteFrom, to: origin }));

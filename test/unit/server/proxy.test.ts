@@ -197,6 +197,48 @@ describe('proxy request path', () => {
   });
 });
 
+describe('answers graphwarden must merge ($batch with items answered locally)', () => {
+  const merging = { inspect: async () => ({ kind: 'forward' as const, rewriteResponse: (status: number, body: Buffer) => ({ status, body: Buffer.from(`{"merged":${body.toString()}}`) }) }) };
+
+  it('decodes a compressed answer before merging and sends it plain', async () => {
+    const p = await startProxy(up.url, merging);
+    up.handler = (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync('{"responses":[]}'));
+    };
+    try {
+      const res = await request(`${p.l.url}/v1.0/$batch`, { headers: { authorization: 'Bearer good' } });
+      expect(res.headers['content-encoding']).toBeUndefined();
+      expect(await res.body.json()).toEqual({ merged: { responses: [] } });
+    } finally {
+      await p.l.close(0);
+      await p.forwarder.close();
+    }
+  });
+
+  it.each([
+    ['an unknown content-coding', 'compress', Buffer.from('\x1f\x9d opaque')],
+    ['a corrupt gzip body', 'gzip', Buffer.from('not gzip at all')],
+  ])('refuses %s with a 502 instead of passing it on mislabelled', async (_name, coding, bytes) => {
+    const p = await startProxy(up.url, merging);
+    up.handler = (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding });
+      res.end(bytes);
+    };
+    try {
+      const res = await request(`${p.l.url}/v1.0/$batch`, { headers: { authorization: 'Bearer good' } });
+      expect(res.statusCode).toBe(502);
+      const body = (await res.body.json()) as { error: { code: string; innerError: Record<string, string> } };
+      expect(body.error.code).toBe('BadGateway');
+      expect(body.error.innerError['graphwarden-code']).toBe('GW_ERR_UPSTREAM_RESPONSE_INVALID');
+      expect(await p.metrics.registry.getSingleMetricAsString('graphwarden_upstream_errors_total')).toMatch(/kind="encoding"\} 1/);
+    } finally {
+      await p.l.close(0);
+      await p.forwarder.close();
+    }
+  });
+});
+
 describe('upstream failures become Graph errors', () => {
   it('connection refused → 502 BadGateway envelope', async () => {
     const srv = net.createServer();
