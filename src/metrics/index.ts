@@ -4,6 +4,7 @@
  * them onto these instruments.
  */
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -13,22 +14,23 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
   const sources: { snapshotAgeMs?: () => number | undefined } = {};
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'graphwarden_' });
   const r = [registry];
+  let inFlightNow = 0;
   const m = {
     registry,
-    requests: new Counter({
+    requests: new HotCounter({
       name: 'graphwarden_requests_total',
       help: 'Calls answered by the proxy, by method, HTTP status and outcome (forwarded, rejected by graphwarden, upstream error).',
       labelNames: ['method', 'status', 'outcome'] as const,
       registers: r,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new HotHistogram({
       name: 'graphwarden_request_duration_seconds',
       help: 'End-to-end time from request received to response finished, by outcome.',
       labelNames: ['outcome'] as const,
       buckets: LATENCY_BUCKETS,
       registers: r,
     }),
-    upstreamDuration: new Histogram({
+    upstreamDuration: new HotHistogram({
       name: 'graphwarden_upstream_duration_seconds',
       help: 'Time from sending a call to Graph to receiving its response headers.',
       labelNames: ['status_class'] as const,
@@ -41,8 +43,20 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ['kind'] as const,
       registers: r,
     }),
-    inFlight: new Gauge({ name: 'graphwarden_requests_in_flight', help: 'Calls being handled now.', registers: r }),
-    tokenCache: new Counter({
+    // Counted in a plain number on the request path; the gauge reads it at scrape time.
+    inFlight: {
+      inc: () => void (inFlightNow += 1),
+      dec: () => void (inFlightNow -= 1),
+    },
+    inFlightGauge: new Gauge({
+      name: 'graphwarden_requests_in_flight',
+      help: 'Calls being handled now.',
+      registers: r,
+      collect() {
+        this.set(inFlightNow);
+      },
+    }),
+    tokenCache: new HotCounter({
       name: 'graphwarden_token_cache_lookups_total',
       help: 'Verified-token cache lookups by result (hit, miss); the hit ratio is hit / (hit + miss).',
       labelNames: ['result'] as const,
@@ -66,7 +80,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ['setting'] as const,
       registers: r,
     }),
-    decisions: new Counter({
+    decisions: new HotCounter({
       name: 'graphwarden_decisions_total',
       help: 'Policy decisions (one per call, one per $batch item) by what policy said, what was enforced, and the deciding reason code.',
       labelNames: ['effect', 'enforced', 'reason'] as const,
@@ -78,8 +92,9 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ['would_be', 'reason'] as const,
       registers: r,
     }),
-    decisionDuration: new Histogram({
+    decisionDuration: new HotHistogram({
       name: 'graphwarden_decision_duration_seconds',
+      labelNames: [] as const,
       help: 'Time to gather facts and evaluate the rules for one decision.',
       buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01],
       registers: r,
