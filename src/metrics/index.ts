@@ -39,7 +39,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
     }),
     upstreamErrors: new Counter({
       name: 'graphwarden_upstream_errors_total',
-      help: 'Calls that could not be completed with Graph, by kind (connect, timeout, reset, body).',
+      help: 'Calls that could not be completed with Graph, by kind (connect, timeout, reset, tls, closed, body; encoding: an answer to merge that could not be decoded).',
       labelNames: ['kind'] as const,
       registers: r,
     }),
