@@ -302,6 +302,15 @@ export function createProxyHandler(deps: ProxyDeps) {
         return;
       }
 
+      if (method === 'HEAD' || result.statusCode === 204 || result.statusCode === 304) {
+        // No body by definition (RFC 9110 §9.3.2, §15.3.5, §15.4.5): Graph's headers go as they are,
+        // without a content-length of graphwarden's making.
+        res.writeHead(result.statusCode, headers);
+        res.end();
+        void result.body.collect(Infinity); // lets the call finish (and its connection go back to the pool)
+        return;
+      }
+
       const contentType = String(headers['content-type'] ?? '');
       const isJson = contentType.includes('json');
       const decoder = isJson ? decoderFor(headers['content-encoding'] as string | undefined) : null;

@@ -164,6 +164,22 @@ describe('proxy request path', () => {
     expect(count(after)).toBe(count(before) + 1);
   });
 
+  it('passes bodiless answers (HEAD, 204) with Graph\'s own headers and no length of its own', async () => {
+    up.handler = (r, res) => {
+      if (r.method === 'HEAD') res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1234' }).end();
+      else res.writeHead(204, { 'request-id': 'g-1' }).end();
+    };
+    const head = await request(`${proxy.l.url}/v1.0/users`, { method: 'HEAD', headers: { authorization: 'Bearer good' } });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-length']).toBe('1234');
+    await head.body.text();
+    const del = await request(`${proxy.l.url}/v1.0/groups/g/members/u/$ref`, { method: 'DELETE', headers: { authorization: 'Bearer good' } });
+    expect(del.statusCode).toBe(204);
+    expect(del.headers['content-length']).toBeUndefined();
+    expect(del.headers['request-id']).toBe('g-1');
+    await del.body.text();
+  });
+
   it('refuses a declared body over the limit without forwarding', async () => {
     const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: 'x'.repeat(5000) });
     expect(res.statusCode).toBe(413);
