@@ -142,6 +142,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, ForwardCall, UpstreamB
   #limiter: ByteLimit | undefined;
   #aborted = false;
   #started = false;
+  #failed = false;
   #chunks: Buffer[] = [];
   #size = 0;
   #ended = false;
@@ -156,7 +157,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, ForwardCall, UpstreamB
   }
 
   abort(): void {
-    if (this.#aborted || this.#ended) return;
+    if (this.#aborted || this.#ended || this.#failed) return;
     this.#aborted = true;
     // Before undici hands over its controller the call is still queued: onRequestStart aborts it then.
     this.#controller?.abort(new undiciErrors.RequestAbortedError());
@@ -193,6 +194,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, ForwardCall, UpstreamB
   }
 
   onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.#failed = true;
     this.#limiter?.destroy();
     if (!this.#started) {
       this.#settle(classifyUpstreamError(err));
