@@ -4,7 +4,7 @@
 // shipped rules: the allow path is what issue 5 measures. On stop it checks that claim against the
 // audit log (the last decision record must be an allow) and says so on stderr when it does not hold.
 import path from 'node:path';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, openSync, fstatSync, readSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import { parseConfig } from '../dist/config/load.js';
 import { createApp } from '../dist/app.js';
@@ -47,13 +47,23 @@ if (process.env.BENCH_CONNECTOR_ID) {
 }
 process.send({ type: 'ready', url: proxyUrl });
 
+// The last decision record, read from the log's tail only (the log holds every benched call).
 function lastDecision() {
-  const lines = readFileSync(path.join(stateDir, 'audit', 'decisions.jsonl'), 'utf8').trimEnd().split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const rec = JSON.parse(lines[i]);
-    if (rec.event.type === 'decision') return rec.event.decision;
+  const fd = openSync(path.join(stateDir, 'audit', 'decisions.jsonl'), 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - 256 * 1024);
+    const buf = Buffer.alloc(size - start);
+    readSync(fd, buf, 0, buf.length, start);
+    const lines = buf.toString('utf8').trimEnd().split('\n');
+    for (let i = lines.length - 1; i >= 0 && (i > 0 || start === 0); i--) {
+      const rec = JSON.parse(lines[i]);
+      if (rec.event.type === 'decision') return rec.event.decision;
+    }
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
-  return undefined;
 }
 
 process.on('message', (m) => {

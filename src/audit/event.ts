@@ -104,6 +104,76 @@ export function buildDecisionEvent(input: DecisionEventInput, privacy: AuditPriv
 }
 
 /**
+ * The facts of one decision as JSON text, serialised once for both uses on the request path: `digest` is
+ * exactly the text `factsDigest()` hashes (the facts without the user principal name), `record` is the
+ * text the audit record stores (with the name, pseudonymised when configured). Members keep the facts'
+ * own order, so `record` is byte-identical to `JSON.stringify(facts)` and replay re-derives `digest`
+ * from the parsed record. Pure.
+ */
+export interface FactsJson {
+  digest: string;
+  record: string;
+}
+
+export function serialiseFacts(facts: DecisionFacts): FactsJson {
+  if (facts.agent.userPrincipalName === undefined) {
+    const text = JSON.stringify(facts);
+    return { digest: text, record: text };
+  }
+  // Only the agent member differs between the two texts: serialise the other members once.
+  const { userPrincipalName: _upn, ...agent } = facts.agent;
+  let digest = '{';
+  let record = '{';
+  let first = true;
+  for (const key of Object.keys(facts) as Array<keyof DecisionFacts>) {
+    const value = facts[key];
+    if (value === undefined) continue;
+    const name = `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    if (key === 'agent') {
+      digest += name + JSON.stringify(agent);
+      record += name + JSON.stringify(facts.agent);
+    } else {
+      const text = JSON.stringify(value);
+      digest += name + text;
+      record += name + text;
+    }
+  }
+  return { digest: `${digest}}`, record: `${record}}` };
+}
+
+/**
+ * The JSON text of a decision event, given its facts' record text (`serialiseFacts(event.facts).record`):
+ * byte-identical to `JSON.stringify(event)` (same members, same order), without serialising the facts a
+ * second time. The audit log hashes the exact text it writes, so the chain does not depend on this
+ * equality; replay and `explain` only need the text to parse back to the event.
+ */
+export function decisionEventJson(ev: DecisionEventV1, factsRecordJson: string): string {
+  let text = `{"type":"decision","v":1,"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${JSON.stringify(ev.decision)},"facts":${factsRecordJson}`;
+  if (ev.requestId !== undefined) text += `,"requestId":${JSON.stringify(ev.requestId)}`;
+  if (ev.clientRequestId !== undefined) text += `,"clientRequestId":${JSON.stringify(ev.clientRequestId)}`;
+  if (ev.batchItemId !== undefined) text += `,"batchItemId":${JSON.stringify(ev.batchItemId)}`;
+  if (ev.decisionMicros !== undefined) text += `,"decisionMicros":${JSON.stringify(ev.decisionMicros)}`;
+  if (ev.sensitive !== undefined) text += `,"sensitive":${JSON.stringify(ev.sensitive)}`;
+  return `${text}}`;
+}
+
+/**
+ * `buildDecisionEvent()` plus the event's JSON text for the audit log, reusing the facts text the caller
+ * already serialised for the facts digest. When the privacy options changed the facts (a pseudonymised
+ * user principal name), the changed facts are serialised afresh: the record never holds the raw name.
+ */
+export function buildDecisionRecord(
+  input: DecisionEventInput,
+  privacy: AuditPrivacyOptions = {},
+  factsJson?: FactsJson,
+): { event: DecisionEventV1; json: string } {
+  const event = buildDecisionEvent(input, privacy);
+  const record = factsJson && event.facts === input.facts ? factsJson.record : serialiseFacts(event.facts).record;
+  return { event, json: decisionEventJson(event, record) };
+}
+
+/**
  * Sensitive for fail-closed purposes: anything that is not a plain allowed read of user data — changes,
  * control- or management-plane operations, unknown operations and every non-allow verdict.
  */

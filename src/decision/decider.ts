@@ -11,10 +11,10 @@ import type { CompiledPolicy, Effect } from '../policy/compile.js';
 import { agentKey, gatherFacts } from '../policy/inputs.js';
 import type { DecisionFacts, OperationFacts, RiskFacts } from '../policy/inputs.js';
 import type { UsageStore } from '../policy/usage-store.js';
-import { buildDecisionEvent, isSensitive } from '../audit/event.js';
+import { buildDecisionRecord, isSensitive, serialiseFacts } from '../audit/event.js';
 import type { AuditPrivacyOptions, DecisionEventV1 } from '../audit/event.js';
 import type { AppendResult, AuditLog } from '../audit/log.js';
-import { decide } from './decide.js';
+import { decide, factsDigestOfJson } from './decide.js';
 import type { Decision } from './decide.js';
 
 export interface DecisionMetricsEvents {
@@ -78,9 +78,11 @@ export function createDecider(opts: DeciderOptions): Decider {
         ...(input.risk ? { risk: input.risk } : {}),
         ...(opts.usage ? { usage: opts.usage } : {}),
       });
-      const decision = decide(facts, policy, { decisionId: newId(), holdApprovals: opts.holdApprovals === true });
+      // The facts are serialised once: the same text is hashed for the facts digest and written to the log.
+      const factsJson = serialiseFacts(facts);
+      const decision = decide(facts, policy, { decisionId: newId(), holdApprovals: opts.holdApprovals === true, factsDigest: factsDigestOfJson(factsJson.digest) });
       const micros = Math.round((performance.now() - t0) * 1000);
-      const event = buildDecisionEvent(
+      const { event, json } = buildDecisionRecord(
         {
           facts,
           decision,
@@ -92,6 +94,7 @@ export function createDecider(opts: DeciderOptions): Decider {
           ...(input.body !== undefined ? { body: input.body } : {}),
         },
         opts.privacy,
+        factsJson,
       );
       opts.events?.decisionLatency?.(micros / 1e6);
       opts.events?.decision?.({
@@ -105,7 +108,7 @@ export function createDecider(opts: DeciderOptions): Decider {
         void opts.usage.record(agentKey(input.principal), facts.permissions.used);
       }
       const outcome: DecideOutcome = { facts, decision, event, sensitive: isSensitive(facts, decision) };
-      if (opts.audit) outcome.audited = opts.audit.append(event);
+      if (opts.audit) outcome.audited = opts.audit.append(event, json);
       return outcome;
     },
     async admit(outcome) {

@@ -2,7 +2,7 @@
  * Canonical JSON (sorted keys, no whitespace) and sha256 helpers shared by policy, decision and audit.
  * Owns the byte form that revisions, fact digests and audit hashes are computed over; nothing else.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** JSON with object keys sorted recursively; `undefined` members are dropped as JSON.stringify does. */
 export function canonicalJson(value: unknown): string {
@@ -16,6 +16,8 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
+// One-shot `crypto.hash` (Node >= 20.12): same digest as createHash().update().digest(), without a Hash
+// object per call; the request path takes two of these per decision (facts digest, record hash).
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }

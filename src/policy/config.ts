@@ -13,6 +13,7 @@ export interface PolicyConfig {
 export interface AuditConfig {
   failMode: 'closed' | 'open';
   fsync: boolean;
+  headIntervalMs: number;
   include: { token: boolean; body: boolean };
   pseudonymiseUserPrincipalName: boolean;
 }
@@ -41,6 +42,14 @@ export const AUDIT_CONFIG_SCHEMA = {
       description: 'closed: a sensitive call whose audit record cannot be written is refused (GW_ERR_AUDIT_UNAVAILABLE). open: it goes through and is counted.',
     },
     fsync: { type: 'boolean', default: true, description: 'fdatasync each batch of records before acknowledging it. Turn off only for throwaway setups.' },
+    headIntervalMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 60000,
+      default: 100,
+      description:
+        'Longest time the head anchor (audit/head.json) may lag the durable log, in ms: it is rewritten at most this often while records are written, and on shutdown. A tail cut off within the last interval before a crash or tampering is not caught by the local anchor (see docs/policy.md). 0: after every batch of records.',
+    },
     include: {
       type: 'object',
       additionalProperties: false,
