@@ -5,7 +5,7 @@
  */
 import type { Decision } from '../decision/decide.js';
 import type { DecisionFacts } from '../policy/inputs.js';
-import { sha256Hex } from '../policy/canonical.js';
+import { jsonWithShared, sha256Hex, shareJson } from '../policy/canonical.js';
 
 export interface DecisionEventV1 {
   type: 'decision';
@@ -108,7 +108,7 @@ export function buildDecisionEvent(input: DecisionEventInput, privacy: AuditPriv
  * exactly the text `factsDigest()` hashes (the facts without the user principal name), `record` is the
  * text the audit record stores (with the name, pseudonymised when configured). Members keep the facts'
  * own order, so `record` is byte-identical to `JSON.stringify(facts)` and replay re-derives `digest`
- * from the parsed record. Pure.
+ * from the parsed record. Pure (the remembered texts of shared, frozen parts are a cache, not state).
  */
 export interface FactsJson {
   digest: string;
@@ -116,30 +116,22 @@ export interface FactsJson {
 }
 
 export function serialiseFacts(facts: DecisionFacts): FactsJson {
-  if (facts.agent.userPrincipalName === undefined) {
-    const text = JSON.stringify(facts);
-    return { digest: text, record: text };
+  // Parts shared between decisions (token, agent, permission lists, snapshot) carry their text already.
+  const record = jsonWithShared(facts, 2);
+  if (facts.agent.userPrincipalName === undefined) return { digest: record, record };
+  return { digest: jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 2), record };
+}
+
+// The agent without its user principal name (what the facts digest covers), once per shared agent.
+const digestAgents = new WeakMap<DecisionFacts['agent'], DecisionFacts['agent']>();
+function agentForDigest(agent: DecisionFacts['agent']): DecisionFacts['agent'] {
+  let d = digestAgents.get(agent);
+  if (!d) {
+    const { userPrincipalName: _upn, ...rest } = agent;
+    d = Object.isFrozen(agent) ? shareJson(rest) : rest;
+    digestAgents.set(agent, d);
   }
-  // Only the agent member differs between the two texts: serialise the other members once.
-  const { userPrincipalName: _upn, ...agent } = facts.agent;
-  let digest = '{';
-  let record = '{';
-  let first = true;
-  for (const key of Object.keys(facts) as Array<keyof DecisionFacts>) {
-    const value = facts[key];
-    if (value === undefined) continue;
-    const name = `${first ? '' : ','}${JSON.stringify(key)}:`;
-    first = false;
-    if (key === 'agent') {
-      digest += name + JSON.stringify(agent);
-      record += name + JSON.stringify(facts.agent);
-    } else {
-      const text = JSON.stringify(value);
-      digest += name + text;
-      record += name + text;
-    }
-  }
-  return { digest: `${digest}}`, record: `${record}}` };
+  return d;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Principal } from '../identity/principal.js';
 import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldRole, Provenance } from '../directory/view.js';
-import { canonicalJson, sha256Hex } from './canonical.js';
+import { canonicalJson, sha256Hex, shareJson } from './canonical.js';
 
 /** The requirement for one permission scheme, as the classifier derives it from Microsoft's map. */
 export interface PermissionRequirement {
@@ -245,20 +245,78 @@ function heldEntry(effective: EffectivePermissions | undefined, permission: stri
   return [];
 }
 
-export function gatherFacts(
-  principal: Principal,
-  operation: OperationFacts,
-  view: DirectoryView | undefined,
-  context: FactsContext,
-): DecisionFacts {
-  const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
-  const req = operation.permissions[scheme];
-  const tokenPerms = principal.kind === 'app' ? principal.roles : principal.scopes;
-  const tokenSet = new Set(tokenPerms.map(fold));
+// Facts parts that repeat from call to call are built once and shared (frozen, their JSON text
+// remembered: see shareJson), keyed by the immutable objects they derive from: the principal (one per
+// verified token), the compiled map's permission requirement, the directory view (one per snapshot) and
+// the effective permissions the view hands out (cached by it while they are valid).
+const tokenFoldedSets = new WeakMap<Principal, Set<string>>();
+const tokenFactsByPrincipal = new WeakMap<Principal, DecisionFacts['token']>();
+const needsByRequirement = new WeakMap<PermissionRequirement, { needs: string[]; alsoRequires: string[][] }>();
+const directoryFactsByView = new WeakMap<DirectoryView, NonNullable<DecisionFacts['directory']>>();
+const heldFactsByEffective = new WeakMap<EffectivePermissions, { holds: string[]; activeRoles: RoleFact[]; eligibleRoles: RoleFact[] }>();
+const agentsByView = new WeakMap<DirectoryView, WeakMap<Principal, { info: AgentInfo | undefined; disabled: boolean; agent: DecisionFacts['agent'] }>>();
 
-  const info = view?.agent(principal.tenantId, principal.appId);
-  const effective = view?.effective(principal);
+type AgentInfo = ReturnType<DirectoryView['agent']>;
 
+function tokenFoldedSet(principal: Principal): Set<string> {
+  let set = tokenFoldedSets.get(principal);
+  if (!set) {
+    set = new Set((principal.kind === 'app' ? principal.roles : principal.scopes).map(fold));
+    tokenFoldedSets.set(principal, set);
+  }
+  return set;
+}
+
+function tokenFacts(principal: Principal): DecisionFacts['token'] {
+  let t = tokenFactsByPrincipal.get(principal);
+  if (!t) {
+    t = shareJson({
+      tokenId: principal.tokenId,
+      claimsDigest: claimsDigest(principal),
+      clientAuth: principal.clientAuth,
+      issuedAt: principal.issuedAt,
+      expiresAt: principal.expiresAt,
+      permissions: [...(principal.kind === 'app' ? principal.roles : principal.scopes)],
+      wids: [...principal.wids],
+    });
+    tokenFactsByPrincipal.set(principal, t);
+  }
+  return t;
+}
+
+function needsOf(req: PermissionRequirement): { needs: string[]; alsoRequires: string[][] } {
+  let n = needsByRequirement.get(req);
+  if (!n) {
+    n = { needs: shareJson([...req.anyOf]), alsoRequires: shareJson(req.alsoRequires.map((g) => [...g])) };
+    needsByRequirement.set(req, n);
+  }
+  return n;
+}
+
+function directoryFacts(view: DirectoryView): NonNullable<DecisionFacts['directory']> {
+  let d = directoryFactsByView.get(view);
+  if (!d) {
+    d = shareJson({ snapshotId: view.snapshotId, takenAt: view.takenAt });
+    directoryFactsByView.set(view, d);
+  }
+  return d;
+}
+
+function heldFacts(effective: EffectivePermissions | undefined): { holds: string[]; activeRoles: RoleFact[]; eligibleRoles: RoleFact[] } {
+  if (!effective) return { holds: [], activeRoles: [], eligibleRoles: [] };
+  let h = heldFactsByEffective.get(effective);
+  if (!h) {
+    h = {
+      holds: shareJson([...effective.graph.keys()].sort()),
+      activeRoles: shareJson(effective.activeRoles.map(roleFact)),
+      eligibleRoles: shareJson(effective.eligibleRoles.map(roleFact)),
+    };
+    heldFactsByEffective.set(effective, h);
+  }
+  return h;
+}
+
+function agentFacts(principal: Principal, info: AgentInfo | undefined, disabled: boolean): DecisionFacts['agent'] {
   const agent: DecisionFacts['agent'] = {
     tenantId: principal.tenantId,
     appId: principal.appId,
@@ -266,7 +324,7 @@ export function gatherFacts(
     tags: info ? [...info.tags] : [],
     owners: info ? info.owners.map((o) => ({ ...o })) : [],
     knownToDirectory: info !== undefined,
-    disabled: effective?.disabled === true,
+    disabled,
   };
   const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
   if (spId !== undefined) agent.servicePrincipalId = spId;
@@ -277,6 +335,41 @@ export function gatherFacts(
   if (principal.userPrincipalName !== undefined) agent.userPrincipalName = principal.userPrincipalName;
   if (info?.multiTenant !== undefined) agent.multiTenant = info.multiTenant;
   if (info?.agentIdentity !== undefined) agent.agentIdentity = info.agentIdentity;
+  return agent;
+}
+
+/**
+ * The agent record and its facts under one view: the view is an immutable snapshot, so what it says
+ * about an app is fixed; only `disabled` (from effective permissions, which can change with time) is
+ * checked on every call.
+ */
+function agentUnder(view: DirectoryView | undefined, principal: Principal, effective: EffectivePermissions | undefined): { info: AgentInfo | undefined; agent: DecisionFacts['agent'] } {
+  const disabled = effective?.disabled === true;
+  if (!view) return { info: undefined, agent: agentFacts(principal, undefined, disabled) };
+  let byPrincipal = agentsByView.get(view);
+  if (!byPrincipal) agentsByView.set(view, (byPrincipal = new WeakMap()));
+  let entry = byPrincipal.get(principal);
+  if (!entry || entry.disabled !== disabled) {
+    const info = entry ? entry.info : view.agent(principal.tenantId, principal.appId);
+    entry = { info, disabled, agent: shareJson(agentFacts(principal, info, disabled)) };
+    byPrincipal.set(principal, entry);
+  }
+  return entry;
+}
+
+export function gatherFacts(
+  principal: Principal,
+  operation: OperationFacts,
+  view: DirectoryView | undefined,
+  context: FactsContext,
+): DecisionFacts {
+  const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
+  const req = operation.permissions[scheme];
+  const tokenSet = tokenFoldedSet(principal);
+
+  const effective = view?.effective(principal);
+  const { info, agent } = agentUnder(view, principal, effective);
+  const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
 
   // Held: only when the operation is known and the directory knows the principal; otherwise "cannot tell"
   // (null) so that rules decide explicitly what an unknown means instead of an accidental allow.
@@ -342,8 +435,8 @@ export function gatherFacts(
   const isCaller =
     viaMe || (targetId !== undefined && (targetId === principal.userId || (primary !== undefined && callerOwnApp)));
 
-  const activeRoles = (effective?.activeRoles ?? []).map(roleFact);
-  const eligibleRoles = (effective?.eligibleRoles ?? []).map(roleFact);
+  const { holds, activeRoles, eligibleRoles } = heldFacts(effective);
+  const needs = needsOf(req);
 
   const target: DecisionFacts['target'] = {
     type: operation.target.type,
@@ -365,15 +458,7 @@ export function gatherFacts(
     v: 1,
     at: context.now.toISOString(),
     agent,
-    token: {
-      tokenId: principal.tokenId,
-      claimsDigest: claimsDigest(principal),
-      clientAuth: principal.clientAuth,
-      issuedAt: principal.issuedAt,
-      expiresAt: principal.expiresAt,
-      permissions: [...tokenPerms],
-      wids: [...principal.wids],
-    },
+    token: tokenFacts(principal),
     operation: {
       method: operation.method.toUpperCase(),
       version: operation.version,
@@ -383,8 +468,8 @@ export function gatherFacts(
       action: operation.action,
       tier: operation.tier,
       scheme,
-      needs: [...req.anyOf],
-      alsoRequires: req.alsoRequires.map((g) => [...g]),
+      needs: needs.needs,
+      alsoRequires: needs.alsoRequires,
       select: [...operation.related.select],
       expand: [...operation.related.expand],
       isBatch: operation.isBatch,
@@ -398,13 +483,13 @@ export function gatherFacts(
       ...(used !== undefined ? { used } : {}),
       usedVia: used !== undefined ? provenance(heldEntry(effective, used)) : [],
       firstUse,
-      holds: effective ? [...effective.graph.keys()].sort() : [],
+      holds,
       activeRoles,
       eligibleRoles,
       latentPrivilege: eligibleRoles.length > 0,
       privilegedRoleActive: activeRoles.some((r) => r.privileged),
     },
-    directory: view ? { snapshotId: view.snapshotId, takenAt: view.takenAt } : null,
+    directory: view ? directoryFacts(view) : null,
     risk: context.risk ? { score: context.risk.score, flags: [...context.risk.flags] } : null,
   };
 }
