@@ -117,9 +117,9 @@ export interface FactsJson {
 
 export function serialiseFacts(facts: DecisionFacts): FactsJson {
   // Parts shared between decisions (token, agent, permission lists, snapshot) carry their text already.
-  const record = jsonWithShared(facts, 2);
+  const record = jsonWithShared(facts, 1);
   if (facts.agent.userPrincipalName === undefined) return { digest: record, record };
-  return { digest: jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 2), record };
+  return { digest: jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 1), record };
 }
 
 // The agent without its user principal name (what the facts digest covers), once per shared agent.

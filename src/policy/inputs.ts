@@ -252,6 +252,7 @@ function heldEntry(effective: EffectivePermissions | undefined, permission: stri
 const tokenFoldedSets = new WeakMap<Principal, Set<string>>();
 const tokenFactsByPrincipal = new WeakMap<Principal, DecisionFacts['token']>();
 const needsByRequirement = new WeakMap<PermissionRequirement, { needs: string[]; alsoRequires: string[][] }>();
+const operationFactsByOperation = new WeakMap<OperationFacts, Partial<Record<'Application' | 'DelegatedWork', DecisionFacts['operation']>>>();
 const directoryFactsByView = new WeakMap<DirectoryView, NonNullable<DecisionFacts['directory']>>();
 const heldFactsByEffective = new WeakMap<EffectivePermissions, { holds: string[]; activeRoles: RoleFact[]; eligibleRoles: RoleFact[] }>();
 const agentsByView = new WeakMap<DirectoryView, WeakMap<Principal, { info: AgentInfo | undefined; disabled: boolean; agent: DecisionFacts['agent'] }>>();
@@ -291,6 +292,36 @@ function needsOf(req: PermissionRequirement): { needs: string[]; alsoRequires: s
     needsByRequirement.set(req, n);
   }
   return n;
+}
+
+function buildOperationFacts(operation: OperationFacts, scheme: 'Application' | 'DelegatedWork', req: PermissionRequirement): DecisionFacts['operation'] {
+  const needs = needsOf(req);
+  return {
+    method: operation.method.toUpperCase(),
+    version: operation.version,
+    path: operation.path,
+    template: operation.template,
+    known: operation.known,
+    action: operation.action,
+    tier: operation.tier,
+    scheme,
+    needs: needs.needs,
+    alsoRequires: needs.alsoRequires,
+    select: [...operation.related.select],
+    expand: [...operation.related.expand],
+    isBatch: operation.isBatch,
+  };
+}
+
+/**
+ * The operation's facts; shared when the classifier handed out a frozen (remembered) operation, which
+ * cannot change, so the facts built from it once stay right. Anything else is built afresh.
+ */
+function operationFacts(operation: OperationFacts, scheme: 'Application' | 'DelegatedWork', req: PermissionRequirement): DecisionFacts['operation'] {
+  if (!Object.isFrozen(operation) || !Object.isFrozen(operation.related)) return buildOperationFacts(operation, scheme, req);
+  let byScheme = operationFactsByOperation.get(operation);
+  if (!byScheme) operationFactsByOperation.set(operation, (byScheme = {}));
+  return (byScheme[scheme] ??= shareJson(buildOperationFacts(operation, scheme, req)));
 }
 
 function directoryFacts(view: DirectoryView): NonNullable<DecisionFacts['directory']> {
@@ -436,7 +467,6 @@ export function gatherFacts(
     viaMe || (targetId !== undefined && (targetId === principal.userId || (primary !== undefined && callerOwnApp)));
 
   const { holds, activeRoles, eligibleRoles } = heldFacts(effective);
-  const needs = needsOf(req);
 
   const target: DecisionFacts['target'] = {
     type: operation.target.type,
@@ -459,21 +489,7 @@ export function gatherFacts(
     at: context.now.toISOString(),
     agent,
     token: tokenFacts(principal),
-    operation: {
-      method: operation.method.toUpperCase(),
-      version: operation.version,
-      path: operation.path,
-      template: operation.template,
-      known: operation.known,
-      action: operation.action,
-      tier: operation.tier,
-      scheme,
-      needs: needs.needs,
-      alsoRequires: needs.alsoRequires,
-      select: [...operation.related.select],
-      expand: [...operation.related.expand],
-      isBatch: operation.isBatch,
-    },
+    operation: operationFacts(operation, scheme, req),
     target,
     permissions: {
       held,

@@ -65,6 +65,21 @@ describe('shared facts parts', () => {
     expect(gatherFacts(principal, operation(), view, { now }).agent.disabled).toBe(false);
   });
 
+  it('share the operation facts only for a frozen (classifier-remembered) operation', () => {
+    const principal = appPrincipal();
+    const loose = operation();
+    expect(gatherFacts(principal, loose, view1, { now }).operation).not.toBe(gatherFacts(principal, loose, view1, { now }).operation);
+    const frozen = operation({ related: Object.freeze({ select: Object.freeze(['id']) as string[], expand: [] }) });
+    Object.freeze(frozen);
+    const a = gatherFacts(principal, frozen, view1, { now });
+    const b = gatherFacts(principal, frozen, view1, { now });
+    expect(b.operation).toBe(a.operation);
+    expect(a.operation).toEqual(plain(gatherFacts(principal, { ...frozen }, view1, { now })).operation);
+    // The scheme follows the caller: a delegated call on the same operation gets its own facts.
+    expect(gatherFacts(delegatedPrincipal(), frozen, view1, { now }).operation.scheme).toBe('DelegatedWork');
+    expect(a.operation.scheme).toBe('Application');
+  });
+
   it('are frozen: a consumer that tries to change one fails instead of altering later decisions', () => {
     const f = gatherFacts(appPrincipal(), operation(), view1, { now });
     expect(() => f.token.permissions.push('Directory.ReadWrite.All')).toThrow(TypeError);
