@@ -247,14 +247,14 @@ function heldEntry(effective: EffectivePermissions | undefined, permission: stri
 
 // Facts parts that repeat from call to call are built once and shared (frozen, their JSON text
 // remembered: see shareJson), keyed by the immutable objects they derive from: the principal (one per
-// verified token), the compiled map's permission requirement, the directory view (one per snapshot) and
-// the effective permissions the view hands out (cached by it while they are valid).
+// verified token), the compiled map's permission requirement, a remembered (frozen) operation and the
+// directory view (one per snapshot). Per-call objects (effective permissions may be rebuilt per call) are not keys: a weak entry per call
+// costs the garbage collector more than it saves.
 const tokenFoldedSets = new WeakMap<Principal, Set<string>>();
 const tokenFactsByPrincipal = new WeakMap<Principal, DecisionFacts['token']>();
 const needsByRequirement = new WeakMap<PermissionRequirement, { needs: string[]; alsoRequires: string[][] }>();
 const operationFactsByOperation = new WeakMap<OperationFacts, Partial<Record<'Application' | 'DelegatedWork', DecisionFacts['operation']>>>();
 const directoryFactsByView = new WeakMap<DirectoryView, NonNullable<DecisionFacts['directory']>>();
-const heldFactsByEffective = new WeakMap<EffectivePermissions, { holds: string[]; activeRoles: RoleFact[]; eligibleRoles: RoleFact[] }>();
 const agentsByView = new WeakMap<DirectoryView, WeakMap<Principal, { info: AgentInfo | undefined; disabled: boolean; agent: DecisionFacts['agent'] }>>();
 
 type AgentInfo = ReturnType<DirectoryView['agent']>;
@@ -331,20 +331,6 @@ function directoryFacts(view: DirectoryView): NonNullable<DecisionFacts['directo
     directoryFactsByView.set(view, d);
   }
   return d;
-}
-
-function heldFacts(effective: EffectivePermissions | undefined): { holds: string[]; activeRoles: RoleFact[]; eligibleRoles: RoleFact[] } {
-  if (!effective) return { holds: [], activeRoles: [], eligibleRoles: [] };
-  let h = heldFactsByEffective.get(effective);
-  if (!h) {
-    h = {
-      holds: shareJson([...effective.graph.keys()].sort()),
-      activeRoles: shareJson(effective.activeRoles.map(roleFact)),
-      eligibleRoles: shareJson(effective.eligibleRoles.map(roleFact)),
-    };
-    heldFactsByEffective.set(effective, h);
-  }
-  return h;
 }
 
 function agentFacts(principal: Principal, info: AgentInfo | undefined, disabled: boolean): DecisionFacts['agent'] {
@@ -466,7 +452,8 @@ export function gatherFacts(
   const isCaller =
     viaMe || (targetId !== undefined && (targetId === principal.userId || (primary !== undefined && callerOwnApp)));
 
-  const { holds, activeRoles, eligibleRoles } = heldFacts(effective);
+  const activeRoles = (effective?.activeRoles ?? []).map(roleFact);
+  const eligibleRoles = (effective?.eligibleRoles ?? []).map(roleFact);
 
   const target: DecisionFacts['target'] = {
     type: operation.target.type,
@@ -499,7 +486,7 @@ export function gatherFacts(
       ...(used !== undefined ? { used } : {}),
       usedVia: used !== undefined ? provenance(heldEntry(effective, used)) : [],
       firstUse,
-      holds,
+      holds: effective ? [...effective.graph.keys()].sort() : [],
       activeRoles,
       eligibleRoles,
       latentPrivilege: eligibleRoles.length > 0,
