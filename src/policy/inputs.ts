@@ -252,7 +252,7 @@ function heldEntry(effective: EffectivePermissions | undefined, permission: stri
 // costs the garbage collector more than it saves.
 const tokenFoldedSets = new WeakMap<Principal, Set<string>>();
 const tokenFactsByPrincipal = new WeakMap<Principal, DecisionFacts['token']>();
-const needsByRequirement = new WeakMap<PermissionRequirement, { needs: string[]; alsoRequires: string[][] }>();
+const needsByRequirement = new WeakMap<PermissionRequirement, { needs: string[]; alsoRequires: string[][]; folded: string[] }>();
 const operationFactsByOperation = new WeakMap<OperationFacts, Partial<Record<'Application' | 'DelegatedWork', DecisionFacts['operation']>>>();
 const directoryFactsByView = new WeakMap<DirectoryView, NonNullable<DecisionFacts['directory']>>();
 const agentsByView = new WeakMap<DirectoryView, WeakMap<Principal, { info: AgentInfo | undefined; disabled: boolean; agent: DecisionFacts['agent'] }>>();
@@ -285,10 +285,10 @@ function tokenFacts(principal: Principal): DecisionFacts['token'] {
   return t;
 }
 
-function needsOf(req: PermissionRequirement): { needs: string[]; alsoRequires: string[][] } {
+function needsOf(req: PermissionRequirement): { needs: string[]; alsoRequires: string[][]; folded: string[] } {
   let n = needsByRequirement.get(req);
   if (!n) {
-    n = { needs: shareJson([...req.anyOf]), alsoRequires: shareJson(req.alsoRequires.map((g) => [...g])) };
+    n = { needs: shareJson([...req.anyOf]), alsoRequires: shareJson(req.alsoRequires.map((g) => [...g])), folded: req.anyOf.map(fold) };
     needsByRequirement.set(req, n);
   }
   return n;
@@ -402,17 +402,27 @@ export function gatherFacts(
     used = req.anyOf.find(satisfied);
     held = used !== undefined;
   }
-  const inToken =
-    operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? req.anyOf.some((p) => tokenSet.has(fold(p))) : null);
-  const withheldSet = new Set((effective?.withheld ?? []).map((w) => fold(w.permission)));
-  const withheld = req.anyOf.filter((p) => tokenSet.has(fold(p)) && withheldSet.has(fold(p)));
+  // The acceptable permissions the token carries, in the requirement's order (folded once per requirement).
+  const folded = needsOf(req).folded;
+  const carried: string[] = [];
+  const carriedFolded: string[] = [];
+  for (let i = 0; i < folded.length; i++) {
+    if (tokenSet.has(folded[i]!)) {
+      carried.push(req.anyOf[i]!);
+      carriedFolded.push(folded[i]!);
+    }
+  }
+  const inToken = operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? carried.length > 0 : null);
+  const withheldList = effective?.withheld ?? [];
+  const withheldSet = withheldList.length > 0 ? new Set(withheldList.map((w) => fold(w.permission))) : undefined;
+  const withheld = withheldSet ? carried.filter((_, i) => withheldSet.has(carriedFolded[i]!)) : [];
   // Revoked: in the token, not granted now, and not merely withheld for lack of a user role.
   // (A disabled principal is reported as disabled, and a scope limited to owned objects as not held here.)
   const revokedInToken =
     effective && effective.disabled !== true
-      ? req.anyOf.filter((p) => tokenSet.has(fold(p)) && !withheldSet.has(fold(p)) && !heldIn(effective, scheme, p))
+      ? carried.filter((p, i) => !withheldSet?.has(carriedFolded[i]!) && !heldIn(effective, scheme, p))
       : [];
-  if (used === undefined && !effective) used = req.anyOf.find((p) => tokenSet.has(fold(p)));
+  if (used === undefined && !effective) used = carried[0];
 
   let firstUse: boolean | null = null;
   if (context.usage && used !== undefined) firstUse = !context.usage.has(agentKey(principal), used);
@@ -441,9 +451,8 @@ export function gatherFacts(
       if (o) objects.push(objectFact(o));
     }
   }
-  const callerIds = new Set([spId, principal.userId, info?.applicationObjectId].filter((x): x is string => x !== undefined));
   const owns = (o: TargetObjectFact): boolean =>
-    (effective?.owns.has(o.id) ?? false) || (o.owners ?? []).some((id) => callerIds.has(id));
+    (effective?.owns.has(o.id) ?? false) || (o.owners ?? []).some((id) => id === spId || id === principal.userId || id === info?.applicationObjectId);
   const primary = targetObj ? objects[0] : undefined;
   const callerOwnApp =
     primary !== undefined &&
