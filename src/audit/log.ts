@@ -1,10 +1,11 @@
 /**
  * The hash-chained audit log: JSONL records `{seq, prevHash, event, hash}` where hash = sha256(prevHash +
- * the record's own JSON text without its hash member), appended in batches that are fdatasync'ed
- * before `append()` resolves, plus a head anchor file (last seq + hash, refreshed at most every
+ * the record's own JSON text without its hash member), appended in batches that are durable (O_DSYNC
+ * write, or write + fdatasync) before `append()` resolves, plus a head anchor file (last seq + hash, refreshed at most every
  * `headIntervalMs` and on close) so a cut-off tail is detected. Owns durability and failure reporting;
  * does not decide what is sensitive (the caller passes it to `gate`).
  */
+import { constants } from 'node:fs';
 import { open, mkdir, readFile, rename, writeFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -77,11 +78,16 @@ export interface AuditLogOptions {
   dir: string;
   /** closed: sensitive calls are refused when their record cannot be written. open: let through, counted. */
   failMode: 'closed' | 'open';
-  /** fdatasync each batch before acknowledging it. Default true; false only for throwaway logs. */
+  /**
+   * Make each batch durable before acknowledging it. Default true; false only for throwaway logs. Where the
+   * platform has O_DSYNC the log is opened with it, so the batch's one write returns only once the data
+   * (and the size that makes it readable) is on stable storage — what write + fdatasync guarantee, in one
+   * system call instead of two; elsewhere each batch is fdatasync'ed after its write.
+   */
   fsync?: boolean;
   events?: AuditEvents;
   /** How the log file is opened; injectable so tests can make writes fail. Default fs/promises open. */
-  openFile?: (file: string, flags: string) => Promise<FileHandle>;
+  openFile?: (file: string, flags: string | number) => Promise<FileHandle>;
   /**
    * Longest time the head anchor may lag the durable log, in ms. The anchor is rewritten after a durable
    * batch when this much time has passed since its last update, otherwise by a timer that many ms after
@@ -185,6 +191,8 @@ class Log implements AuditLog {
   #lastError: string | undefined;
   #failures = 0;
   #closed = false;
+  /** The file was opened with O_DSYNC: a completed write is durable, no separate fdatasync. */
+  #syncedWrites: boolean;
   /** What head.json says now (it only ever names a durable record), and when it was last written. */
   #headSeq: number;
   #headAt: number;
@@ -192,8 +200,9 @@ class Log implements AuditLog {
   #headDue = false;
   #cancelHeadTimer: (() => void) | undefined;
 
-  constructor(fh: FileHandle, opts: AuditLogOptions, start: AuditHead, size: number, anchored: AuditHead | undefined) {
+  constructor(fh: FileHandle, opts: AuditLogOptions, start: AuditHead, size: number, anchored: AuditHead | undefined, syncedWrites: boolean) {
     this.#fh = fh;
+    this.#syncedWrites = syncedWrites;
     this.#dir = opts.dir;
     this.#opts = opts;
     this.#timers = opts.timers ?? realTimers;
@@ -255,7 +264,7 @@ class Log implements AuditLog {
     const buf = Buffer.from(text, 'utf8');
     try {
       await this.#fh.write(buf, 0, buf.length, this.#size);
-      if (this.#opts.fsync !== false) await this.#fh.datasync();
+      if (this.#opts.fsync !== false && !this.#syncedWrites) await this.#fh.datasync();
     } catch (e) {
       const error = `audit write failed: ${(e as Error).message}`;
       this.#failures += batch.length;
@@ -346,11 +355,13 @@ export async function createAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
       `audit log ${file} does not reach its head anchor (anchor seq ${head.seq}, log ends at ${last?.seq ?? 'nothing'}); run graphwarden audit verify`,
     );
   }
-  const fh = await (opts.openFile ?? open)(file, 'a+');
+  // 'a+' (read, append, create), plus O_DSYNC when batches must be durable and the platform has it.
+  const dsync = opts.fsync !== false && typeof constants.O_DSYNC === 'number' ? constants.O_DSYNC : 0;
+  const fh = await (opts.openFile ?? open)(file, dsync ? constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | dsync : 'a+');
   const { size } = await stat(file);
   // A log ahead of its anchor is normal after a crash between the data sync and the anchor update.
   const start: AuditHead = last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS };
-  return new Log(fh, opts, start, size, head);
+  return new Log(fh, opts, start, size, head, dsync !== 0);
 }
 
 /**

@@ -41,7 +41,11 @@ export const AUDIT_CONFIG_SCHEMA = {
       default: 'closed',
       description: 'closed: a sensitive call whose audit record cannot be written is refused (GW_ERR_AUDIT_UNAVAILABLE). open: it goes through and is counted.',
     },
-    fsync: { type: 'boolean', default: true, description: 'fdatasync each batch of records before acknowledging it. Turn off only for throwaway setups.' },
+    fsync: {
+      type: 'boolean',
+      default: true,
+      description: 'Make each batch of records durable before acknowledging it (an O_DSYNC write where the platform has it, else write + fdatasync). Turn off only for throwaway setups.',
+    },
     headIntervalMs: {
       type: 'integer',
       minimum: 0,

@@ -140,13 +140,14 @@ describe('head anchor schedule', () => {
     const { log, heads } = await anchoredLog(dir, timers, {
       openFile: async (file, flags) => {
         const fh = await open(file, flags);
-        const datasync = fh.datasync.bind(fh);
-        fh.datasync = async () => {
+        // The durable write (O_DSYNC) reports the I/O error, as a failed flush would.
+        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
+        (fh as unknown as { write: (...a: unknown[]) => Promise<unknown> }).write = async (...args: unknown[]) => {
           if (failNext) {
             failNext = false;
             throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
           }
-          return datasync();
+          return write(...args);
         };
         return fh;
       },
