@@ -90,6 +90,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     failMode: config.audit.failMode,
     fsync: config.audit.fsync,
     headIntervalMs: config.audit.headIntervalMs,
+    commitIntervalMs: config.audit.commitIntervalMs,
     events: {
       auditWriteFailed: (error) => {
         metrics.auditWriteFailures.inc();

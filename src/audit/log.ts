@@ -94,23 +94,35 @@ export interface AuditLogOptions {
    * it, and on close. 0: after every batch. Default 100.
    */
   headIntervalMs?: number;
-  /** Clock and timer for the anchor schedule; injectable so tests drive time. Default Date.now/setTimeout. */
+  /**
+   * Shortest time between the starts of two batch writes, in ms (group commit). A batch starts at once
+   * when the previous one started at least this long ago (a quiet log adds no wait); under load, records
+   * gather for the rest of the interval, so each durable write (a kernel flush, the costly part) carries
+   * more of them. Only callers that wait for durability (sensitive calls) can wait up to this much
+   * longer. 0: a new batch as soon as the previous one is durable. Default 10.
+   */
+  commitIntervalMs?: number;
+  /** Clock and timers for the anchor and commit schedules; injectable so tests drive time. Default Date.now/setTimeout. */
   timers?: AuditTimers;
 }
 
 export interface AuditTimers {
   now(): number;
-  /** Runs `fn` once after `ms`; returns a cancel function. Must not keep the process alive. */
-  schedule(fn: () => void, ms: number): () => void;
+  /**
+   * Runs `fn` once after `ms`; returns a cancel function. Keeps the process alive only with `keepAlive`
+   * (a commit wait has appends pending; the anchor timer must not hold a process that is done).
+   */
+  schedule(fn: () => void, ms: number, keepAlive?: boolean): () => void;
 }
 
 export const DEFAULT_HEAD_INTERVAL_MS = 100;
+export const DEFAULT_COMMIT_INTERVAL_MS = 10;
 
 const realTimers: AuditTimers = {
   now: Date.now,
-  schedule(fn, ms) {
+  schedule(fn, ms, keepAlive) {
     const t = setTimeout(fn, ms);
-    t.unref();
+    if (!keepAlive) t.unref();
     return () => clearTimeout(t);
   },
 };
@@ -199,6 +211,11 @@ class Log implements AuditLog {
   /** The anchor timer fired (or the log is closing): refresh the anchor when the writer is next idle. */
   #headDue = false;
   #cancelHeadTimer: (() => void) | undefined;
+  #commitInterval: number;
+  /** When the last batch write started; the next starts no sooner than commitIntervalMs after it. */
+  #batchAt = Number.NEGATIVE_INFINITY;
+  #cancelCommitWait: (() => void) | undefined;
+  #endCommitWait: (() => void) | undefined;
 
   constructor(fh: FileHandle, opts: AuditLogOptions, start: AuditHead, size: number, anchored: AuditHead | undefined, syncedWrites: boolean) {
     this.#fh = fh;
@@ -207,6 +224,7 @@ class Log implements AuditLog {
     this.#opts = opts;
     this.#timers = opts.timers ?? realTimers;
     this.#headInterval = opts.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
+    this.#commitInterval = opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
     this.#seq = start.seq;
     this.#hash = start.hash;
     this.#size = size;
@@ -234,6 +252,16 @@ class Log implements AuditLog {
     try {
       for (;;) {
         if (this.#queue.length > 0) {
+          const wait = this.#batchAt + this.#commitInterval - this.#timers.now();
+          if (wait > 0 && !this.#closed) {
+            await new Promise<void>((resolve) => {
+              this.#cancelCommitWait = this.#timers.schedule(resolve, wait, true);
+              this.#endCommitWait = resolve;
+            });
+            this.#cancelCommitWait = undefined;
+            this.#endCommitWait = undefined;
+          }
+          this.#batchAt = this.#timers.now();
           const batch = this.#queue.splice(0);
           await this.#writeBatch(batch);
         } else if (this.#headDue) {
@@ -326,6 +354,9 @@ class Log implements AuditLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Write what is queued now rather than at the end of the commit interval.
+    this.#cancelCommitWait?.();
+    this.#endCommitWait?.();
     // Anchor everything written before closing, so a clean stop leaves no unanchored tail.
     this.#headDue = true;
     this.#kick();

@@ -14,6 +14,7 @@ export interface AuditConfig {
   failMode: 'closed' | 'open';
   fsync: boolean;
   headIntervalMs: number;
+  commitIntervalMs: number;
   include: { token: boolean; body: boolean };
   pseudonymiseUserPrincipalName: boolean;
 }
@@ -45,6 +46,14 @@ export const AUDIT_CONFIG_SCHEMA = {
       type: 'boolean',
       default: true,
       description: 'Make each batch of records durable before acknowledging it (an O_DSYNC write where the platform has it, else write + fdatasync). Turn off only for throwaway setups.',
+    },
+    commitIntervalMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: 10,
+      description:
+        'Group commit: shortest time between the starts of two durable batch writes, in ms. A quiet log writes at once; under load records gather for the rest of the interval so each kernel flush carries more of them. Only sensitive calls wait for their record, so only they can wait up to this much longer. 0: a new batch as soon as the previous one is durable.',
     },
     headIntervalMs: {
       type: 'integer',

@@ -52,6 +52,7 @@ async function anchoredLog(dir: string, timers: FakeTimers, extra: Partial<Audit
     dir,
     failMode: 'closed',
     headIntervalMs: 100,
+    commitIntervalMs: 0, // the commit schedule has its own tests
     timers,
     ...extra,
     events: {
