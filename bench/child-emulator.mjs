@@ -1,4 +1,6 @@
-// Runs the emulator in its own process for bench/run.mjs and hands back its URL, a tenant and a token.
+// Runs the emulator in its own process for bench/run.mjs and hands back its URL, a tenant, a token,
+// and the seeded read-only connector app's credentials (graphwarden runs in another process and
+// syncs its directory view from the emulator with them, as a real deployment syncs from Entra).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmulator } from '../dist/emulator/index.js';
@@ -10,8 +12,9 @@ const emu = await startEmulator({
 });
 const tenant = emu.tenants[0];
 const agent = tenant.agents['provisioning-bot'];
+const connector = tenant.agents['graphwarden-connector'];
 const token = await emu.issueToken({ tenantId: tenant.id, appId: agent.appId, kind: 'app', lifetimeSec: 3600 });
-process.send({ type: 'ready', url: emu.url, tenantId: tenant.id, token });
+process.send({ type: 'ready', url: emu.url, tenantId: tenant.id, token, connector: { appId: connector.appId, secret: connector.clientSecret } });
 process.on('message', (m) => {
   if (m === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
   if (m === 'stop') emu.close().then(() => process.exit(0));

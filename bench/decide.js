@@ -1,12 +1,13 @@
 // Decision-time benchmark (issue 5 target: p99 < 50 µs): identity join + effective-permission lookup
-// (gatherFacts over a directory view) + rule evaluation over ~200 rules (decide) + audit event build.
+// (gatherFacts over a directory view) + rule evaluation over ~200 rules (decide) + audit event build,
+// including the one serialisation of the facts that gives both the facts digest and the record text.
 // Run after `npm run build`: node bench/decide.js [iterations]
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { compilePolicy, SHIPPED_RULES_DIR } from '../dist/policy/compile.js';
 import { gatherFacts } from '../dist/policy/inputs.js';
-import { decide } from '../dist/decision/decide.js';
-import { buildDecisionEvent } from '../dist/audit/event.js';
+import { decide, factsDigestOfJson } from '../dist/decision/decide.js';
+import { buildDecisionRecord, serialiseFacts } from '../dist/audit/event.js';
 import { createFixtureView } from '../dist/policy/fixture-view.js';
 
 const N = Number(process.argv[2] ?? 200_000);
@@ -65,8 +66,10 @@ const usage = { has: (_a, p) => p !== 'Sites.Read.All' };
 
 function once(i) {
   const facts = gatherFacts(principals[i % principals.length], ops[i % ops.length], view, { now: new Date(), usage, ...(i % 3 === 0 ? { risk: { score: i % 100, flags: [] } } : {}) });
-  const decision = decide(facts, policy, { decisionId: `d-${i}` });
-  return buildDecisionEvent({ facts, decision, requestId: `r-${i}` });
+  // As the decider does it: the facts are serialised once, for the digest and the audit record text.
+  const factsJson = serialiseFacts(facts);
+  const decision = decide(facts, policy, { decisionId: `d-${i}`, factsDigest: factsDigestOfJson(factsJson.digest) });
+  return buildDecisionRecord({ facts, decision, requestId: `r-${i}` }, {}, factsJson);
 }
 
 for (let i = 0; i < 20_000; i++) once(i); // warm-up

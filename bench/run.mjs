@@ -52,7 +52,7 @@ function load(url, token, duration) {
 const emu = start('child-emulator.mjs', {});
 const info = await emu.ready;
 const base = start('baseline-proxy.mjs', { BENCH_UPSTREAM: info.url });
-const gw = start('child-graphwarden.mjs', { BENCH_UPSTREAM: info.url, BENCH_TENANT: info.tenantId });
+const gw = start('child-graphwarden.mjs', { BENCH_UPSTREAM: info.url, BENCH_TENANT: info.tenantId, BENCH_CONNECTOR_ID: info.connector.appId, BENCH_CONNECTOR_SECRET: info.connector.secret });
 const fnd = start('child-foundation.mjs', { BENCH_UPSTREAM: info.url, BENCH_TENANT: info.tenantId });
 const [baseInfo, gwInfo, fndInfo] = await Promise.all([base.ready, gw.ready, fnd.ready]);
 const reqPath = process.env.BENCH_PATH ?? '/v1.0/users?$top=5&$select=id,displayName';

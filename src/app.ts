@@ -89,6 +89,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     dir: path.join(stateDir, 'audit'),
     failMode: config.audit.failMode,
     fsync: config.audit.fsync,
+    headIntervalMs: config.audit.headIntervalMs,
+    commitIntervalMs: config.audit.commitIntervalMs,
     events: {
       auditWriteFailed: (error) => {
         metrics.auditWriteFailures.inc();

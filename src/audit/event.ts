@@ -5,7 +5,7 @@
  */
 import type { Decision } from '../decision/decide.js';
 import type { DecisionFacts } from '../policy/inputs.js';
-import { sha256Hex } from '../policy/canonical.js';
+import { jsonWithShared, sha256Hex, shareJson } from '../policy/canonical.js';
 
 export interface DecisionEventV1 {
   type: 'decision';
@@ -101,6 +101,68 @@ export function buildDecisionEvent(input: DecisionEventInput, privacy: AuditPriv
   if (privacy.includeBody && input.body !== undefined) sensitive.body = input.body;
   if (Object.keys(sensitive).length > 0) ev.sensitive = sensitive;
   return ev;
+}
+
+/**
+ * The facts of one decision as JSON text, serialised once for both uses on the request path: `digest` is
+ * exactly the text `factsDigest()` hashes (the facts without the user principal name), `record` is the
+ * text the audit record stores (with the name, pseudonymised when configured). Members keep the facts'
+ * own order, so `record` is byte-identical to `JSON.stringify(facts)` and replay re-derives `digest`
+ * from the parsed record. Pure (the remembered texts of shared, frozen parts are a cache, not state).
+ */
+export interface FactsJson {
+  digest: string;
+  record: string;
+}
+
+export function serialiseFacts(facts: DecisionFacts): FactsJson {
+  // Parts shared between decisions (token, agent, permission lists, snapshot) carry their text already.
+  const record = jsonWithShared(facts, 1);
+  if (facts.agent.userPrincipalName === undefined) return { digest: record, record };
+  return { digest: jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 1), record };
+}
+
+// The agent without its user principal name (what the facts digest covers), once per shared agent.
+const digestAgents = new WeakMap<DecisionFacts['agent'], DecisionFacts['agent']>();
+function agentForDigest(agent: DecisionFacts['agent']): DecisionFacts['agent'] {
+  let d = digestAgents.get(agent);
+  if (!d) {
+    const { userPrincipalName: _upn, ...rest } = agent;
+    d = Object.isFrozen(agent) ? shareJson(rest) : rest;
+    digestAgents.set(agent, d);
+  }
+  return d;
+}
+
+/**
+ * The JSON text of a decision event, given its facts' record text (`serialiseFacts(event.facts).record`):
+ * byte-identical to `JSON.stringify(event)` (same members, same order), without serialising the facts a
+ * second time. The audit log hashes the exact text it writes, so the chain does not depend on this
+ * equality; replay and `explain` only need the text to parse back to the event.
+ */
+export function decisionEventJson(ev: DecisionEventV1, factsRecordJson: string): string {
+  let text = `{"type":"decision","v":1,"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${JSON.stringify(ev.decision)},"facts":${factsRecordJson}`;
+  if (ev.requestId !== undefined) text += `,"requestId":${JSON.stringify(ev.requestId)}`;
+  if (ev.clientRequestId !== undefined) text += `,"clientRequestId":${JSON.stringify(ev.clientRequestId)}`;
+  if (ev.batchItemId !== undefined) text += `,"batchItemId":${JSON.stringify(ev.batchItemId)}`;
+  if (ev.decisionMicros !== undefined) text += `,"decisionMicros":${JSON.stringify(ev.decisionMicros)}`;
+  if (ev.sensitive !== undefined) text += `,"sensitive":${JSON.stringify(ev.sensitive)}`;
+  return `${text}}`;
+}
+
+/**
+ * `buildDecisionEvent()` plus the event's JSON text for the audit log, reusing the facts text the caller
+ * already serialised for the facts digest. When the privacy options changed the facts (a pseudonymised
+ * user principal name), the changed facts are serialised afresh: the record never holds the raw name.
+ */
+export function buildDecisionRecord(
+  input: DecisionEventInput,
+  privacy: AuditPrivacyOptions = {},
+  factsJson?: FactsJson,
+): { event: DecisionEventV1; json: string } {
+  const event = buildDecisionEvent(input, privacy);
+  const record = factsJson && event.facts === input.facts ? factsJson.record : serialiseFacts(event.facts).record;
+  return { event, json: decisionEventJson(event, record) };
 }
 
 /**

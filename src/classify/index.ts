@@ -145,6 +145,28 @@ function renderPath(tokens: PathToken[], kinds: MatchKind[]): string {
   return '/' + parts.join('/');
 }
 
+const CACHE_PER_PRINCIPAL = 32;
+const CACHE_MAX_URL = 1024;
+
+/**
+ * Freezes a remembered outcome (operation, target, query, related lists) so a caller that tried to change
+ * a shared operation would fail loudly instead of altering later calls. The permission requirements are
+ * the compiled map's own objects, shared by every call already.
+ */
+function freezeOutcome(outcome: ClassifyOutcome): ClassifyOutcome {
+  if (outcome.ok) {
+    const op = outcome.operation;
+    Object.freeze(op.related.select);
+    Object.freeze(op.related.expand);
+    Object.freeze(op.related);
+    Object.freeze(op.query);
+    if (op.target.relatedIds) Object.freeze(op.target.relatedIds);
+    Object.freeze(op.target);
+    Object.freeze(op);
+  }
+  return Object.freeze(outcome);
+}
+
 export function createClassifier(opts: ClassifierOptions = {}): Classifier {
   const index = opts.index ?? defaultIndex();
   const maxUrlLength = opts.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
@@ -244,7 +266,28 @@ export function createClassifier(opts: ClassifierOptions = {}): Classifier {
     return { ok: true, operation, isBatchCall: false };
   };
 
+  // Agents repeat the same few calls with the same token: remember the outcome of a bodiless, non-batch
+  // call per principal (Principal objects are immutable and shared by a token's calls, so everything
+  // classifyOne reads — the URL, method, tenant, /me user, the token's permissions — is in the key).
+  // Calls with a body or to $batch always run in full: the body can change the operation.
+  const remembered = new WeakMap<Principal, Map<string, ClassifyOutcome>>();
   const classify = (input: ClassifyInput): ClassifyOutcome => {
+    const principal = input.principal;
+    if (!principal || (input.body && input.body.length > 0) || input.url.length > CACHE_MAX_URL) return classifyFresh(input);
+    let calls = remembered.get(principal);
+    const key = `${input.method} ${input.url}`;
+    const hit = calls?.get(key);
+    if (hit) return hit;
+    const outcome = classifyFresh(input);
+    if (outcome.ok && outcome.batch) return outcome;
+    if (!calls) remembered.set(principal, (calls = new Map()));
+    // Bounded per principal: an agent walking many URLs evicts its own oldest entries.
+    if (calls.size >= CACHE_PER_PRINCIPAL) calls.delete(calls.keys().next().value!);
+    calls.set(key, freezeOutcome(outcome));
+    return outcome;
+  };
+
+  const classifyFresh = (input: ClassifyInput): ClassifyOutcome => {
     let body: unknown;
     const top = classifyOne(input.method, input.url, undefined, input.principal, undefined);
     if (!top.ok) return { ok: false, code: top.code, message: top.message };

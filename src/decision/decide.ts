@@ -47,6 +47,11 @@ export interface DecideOptions {
   decisionId: string;
   /** true when an approval workflow is wired to hold `approve` calls; otherwise the fallback applies. */
   holdApprovals?: boolean;
+  /**
+   * `factsDigest(facts)` when the caller computed it already (from the facts text it also records);
+   * replay never passes it, so a wrong digest here shows up as facts that no longer match on replay.
+   */
+  factsDigest?: string;
 }
 
 export const NO_RULE_MATCHED = 'no-rule-matched';
@@ -60,7 +65,15 @@ export const NO_RULE_MATCHED = 'no-rule-matched';
  */
 export function factsDigest(facts: DecisionFacts): string {
   const { userPrincipalName: _upn, ...agent } = facts.agent;
-  return `sha256:${sha256Hex(JSON.stringify({ ...facts, agent }))}`;
+  return factsDigestOfJson(JSON.stringify({ ...facts, agent }));
+}
+
+/**
+ * The same digest from the text `factsDigest()` hashes, for a caller that serialised the facts already
+ * (`serialiseFacts(facts).digest` in audit/event.ts) and reuses that text for the audit record.
+ */
+export function factsDigestOfJson(digestJson: string): string {
+  return `sha256:${sha256Hex(digestJson)}`;
 }
 
 export function decide(facts: DecisionFacts, policy: CompiledPolicy, options: DecideOptions): Decision {
@@ -114,7 +127,7 @@ export function decide(facts: DecisionFacts, policy: CompiledPolicy, options: De
     reasonCode: deciding && deciding.effect === effect ? deciding.reasonCode : NO_RULE_MATCHED,
     matches,
     rulesRevision: policy.revision,
-    factsDigest: factsDigest(facts),
+    factsDigest: options.factsDigest ?? factsDigest(facts),
   };
   if (deciding && deciding.effect === effect) decision.ruleId = deciding.ruleId;
   if (globalShadow ? effect !== 'allow' : allEffect !== effect) decision.wouldBe = globalShadow ? effect : allEffect;

@@ -9,12 +9,12 @@ import type { Principal } from '../identity/principal.js';
 import type { DirectoryView } from '../directory/view.js';
 import type { CompiledPolicy, Effect } from '../policy/compile.js';
 import { agentKey, gatherFacts } from '../policy/inputs.js';
-import type { DecisionFacts, OperationFacts, RiskFacts } from '../policy/inputs.js';
+import type { DecisionFacts, FactsContext, OperationFacts, RiskFacts } from '../policy/inputs.js';
 import type { UsageStore } from '../policy/usage-store.js';
-import { buildDecisionEvent, isSensitive } from '../audit/event.js';
-import type { AuditPrivacyOptions, DecisionEventV1 } from '../audit/event.js';
+import { buildDecisionRecord, isSensitive, serialiseFacts } from '../audit/event.js';
+import type { AuditPrivacyOptions, DecisionEventInput, DecisionEventV1 } from '../audit/event.js';
 import type { AppendResult, AuditLog } from '../audit/log.js';
-import { decide } from './decide.js';
+import { decide, factsDigestOfJson } from './decide.js';
 import type { Decision } from './decide.js';
 
 export interface DecisionMetricsEvents {
@@ -73,26 +73,22 @@ export function createDecider(opts: DeciderOptions): Decider {
     evaluate(input) {
       const t0 = performance.now();
       const policy = opts.policy.current();
-      const facts = gatherFacts(input.principal, input.operation, input.view, {
-        now: clock(),
-        ...(input.risk ? { risk: input.risk } : {}),
-        ...(opts.usage ? { usage: opts.usage } : {}),
-      });
-      const decision = decide(facts, policy, { decisionId: newId(), holdApprovals: opts.holdApprovals === true });
+      // Optional members are set one by one (no conditional spreads: this runs for every call).
+      const context: FactsContext = { now: clock() };
+      if (input.risk) context.risk = input.risk;
+      if (opts.usage) context.usage = opts.usage;
+      const facts = gatherFacts(input.principal, input.operation, input.view, context);
+      // The facts are serialised once: the same text is hashed for the facts digest and written to the log.
+      const factsJson = serialiseFacts(facts);
+      const decision = decide(facts, policy, { decisionId: newId(), holdApprovals: opts.holdApprovals === true, factsDigest: factsDigestOfJson(factsJson.digest) });
       const micros = Math.round((performance.now() - t0) * 1000);
-      const event = buildDecisionEvent(
-        {
-          facts,
-          decision,
-          decisionMicros: micros,
-          ...(input.requestId !== undefined ? { requestId: input.requestId } : {}),
-          ...(input.clientRequestId !== undefined ? { clientRequestId: input.clientRequestId } : {}),
-          ...(input.batchItemId !== undefined ? { batchItemId: input.batchItemId } : {}),
-          ...(input.token !== undefined ? { token: input.token } : {}),
-          ...(input.body !== undefined ? { body: input.body } : {}),
-        },
-        opts.privacy,
-      );
+      const eventInput: DecisionEventInput = { facts, decision, decisionMicros: micros };
+      if (input.requestId !== undefined) eventInput.requestId = input.requestId;
+      if (input.clientRequestId !== undefined) eventInput.clientRequestId = input.clientRequestId;
+      if (input.batchItemId !== undefined) eventInput.batchItemId = input.batchItemId;
+      if (input.token !== undefined) eventInput.token = input.token;
+      if (input.body !== undefined) eventInput.body = input.body;
+      const { event, json } = buildDecisionRecord(eventInput, opts.privacy, factsJson);
       opts.events?.decisionLatency?.(micros / 1e6);
       opts.events?.decision?.({
         effect: decision.effect,
@@ -105,7 +101,7 @@ export function createDecider(opts: DeciderOptions): Decider {
         void opts.usage.record(agentKey(input.principal), facts.permissions.used);
       }
       const outcome: DecideOutcome = { facts, decision, event, sensitive: isSensitive(facts, decision) };
-      if (opts.audit) outcome.audited = opts.audit.append(event);
+      if (opts.audit) outcome.audited = opts.audit.append(event, json);
       return outcome;
     },
     async admit(outcome) {

@@ -122,12 +122,50 @@ export function globToRegExp(glob: string): RegExp {
 // Each `**` is a `.*`: several in one pattern backtrack polynomially over long paths, so cap them.
 const MAX_DOUBLE_STARS = 3;
 
-function globAny(patterns: StrList, where = 'glob', errors: string[] = []): (values: readonly (string | undefined)[]) => boolean {
+interface GlobMatcher {
+  /** Any of the values matches. A frozen list (shared facts parts) is tested once and remembered. */
+  (values: readonly (string | undefined)[]): boolean;
+  /** One value matches. */
+  one(value: string | undefined): boolean;
+}
+
+// Remembered answers per matcher for values from a finite set (map templates): bounded all the same.
+const MEMO_MAX = 512;
+
+function globAny(patterns: StrList, where = 'glob', errors: string[] = []): GlobMatcher {
   for (const g of list(patterns)) {
     if ((g.match(/\*\*/g) ?? []).length > MAX_DOUBLE_STARS) errors.push(`${where}: '${g}' has more than ${MAX_DOUBLE_STARS} '**'`);
   }
   const res = list(patterns).map(globToRegExp);
-  return (values) => values.some((v) => v !== undefined && res.some((r) => r.test(v)));
+  const one = (v: string | undefined): boolean => v !== undefined && res.some((r) => r.test(v));
+  const any = (values: readonly (string | undefined)[]): boolean => values.some(one);
+  // Frozen lists cannot change, so the answer for one stays right (facts share the operation's lists).
+  const byList = new WeakMap<readonly (string | undefined)[], boolean>();
+  const matcher = (values: readonly (string | undefined)[]): boolean => {
+    if (!Object.isFrozen(values)) return any(values);
+    let hit = byList.get(values);
+    if (hit === undefined) {
+      hit = any(values);
+      byList.set(values, hit);
+    }
+    return hit;
+  };
+  return Object.assign(matcher, { one });
+}
+
+/** A template selector: templates come from the compiled map (a finite set), so answers are remembered. */
+function templateMatcher(m: GlobMatcher): (template: string | null) => boolean {
+  const memo = new Map<string, boolean>();
+  return (template) => {
+    if (template === null) return false;
+    let hit = memo.get(template);
+    if (hit === undefined) {
+      if (memo.size >= MEMO_MAX) memo.clear();
+      hit = m.one(stripVersion(template));
+      memo.set(template, hit);
+    }
+    return hit;
+  };
 }
 
 // Lower-casing the same few strings (appId, tenant, method) for each of hundreds of rules dominates
@@ -151,6 +189,17 @@ function exactAny(wanted: StrList, fold = false): (v: string | undefined) => boo
 
 // Templates and paths are matched without the version prefix so one rule covers v1.0 and beta.
 const stripVersion = (p: string | null): string | undefined => (p === null ? undefined : p.replace(/^\/(v1\.0|beta)(?=\/|$)/i, ''));
+
+// Every time-window rule reads the decision time: parse it once per decision, not once per rule.
+let lastAtText = '';
+let lastAt = new Date(Number.NaN);
+function dateOf(at: string): Date {
+  if (at !== lastAtText) {
+    lastAt = new Date(at);
+    lastAtText = at;
+  }
+  return lastAt;
+}
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const WEEKDAY_INDEX: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
@@ -223,7 +272,7 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
         case 'appId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.appId)); break; }
         case 'servicePrincipalId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.servicePrincipalId)); break; }
         case 'displayName':
-        case 'servicePrincipalName': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m([f.agent.displayName])); break; }
+        case 'servicePrincipalName': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m.one(f.agent.displayName)); break; }
         case 'tags': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.tags.some(m)); break; }
         case 'owners': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.owners.some((o) => m(o.id))); break; }
         case 'hasOwners': preds.push(boolPred(v, (f) => f.agent.owners.length > 0)); break;
@@ -243,8 +292,8 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
     for (const [k, v] of Object.entries(o)) {
       switch (k) {
         case 'method': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.operation.method)); break; }
-        case 'template': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m([stripVersion(f.operation.template)])); break; }
-        case 'path': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m([stripVersion(f.operation.path)])); break; }
+        case 'template': { const m = templateMatcher(globAny(v as StrList, `${where}.${k}`, errors)); preds.push((f) => m(f.operation.template)); break; }
+        case 'path': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m.one(stripVersion(f.operation.path))); break; }
         case 'action': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.action)); break; }
         case 'permission': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.operation.needs)); break; }
         case 'tier': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.tier)); break; }
@@ -300,7 +349,7 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
     if (ctx.time) {
       const windows = (Array.isArray(ctx.time) ? ctx.time : [ctx.time]).map((w, i) => compileWindow(w, `${where}.context.time[${i}]`, errors));
       preds.push((f) => {
-        const at = new Date(f.at);
+        const at = dateOf(f.at);
         return windows.some((w) => w(at));
       });
     }

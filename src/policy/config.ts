@@ -13,6 +13,8 @@ export interface PolicyConfig {
 export interface AuditConfig {
   failMode: 'closed' | 'open';
   fsync: boolean;
+  headIntervalMs: number;
+  commitIntervalMs: number;
   include: { token: boolean; body: boolean };
   pseudonymiseUserPrincipalName: boolean;
 }
@@ -40,7 +42,27 @@ export const AUDIT_CONFIG_SCHEMA = {
       default: 'closed',
       description: 'closed: a sensitive call whose audit record cannot be written is refused (GW_ERR_AUDIT_UNAVAILABLE). open: it goes through and is counted.',
     },
-    fsync: { type: 'boolean', default: true, description: 'fdatasync each batch of records before acknowledging it. Turn off only for throwaway setups.' },
+    fsync: {
+      type: 'boolean',
+      default: true,
+      description: 'Make each batch of records durable before acknowledging it (an O_DSYNC write where the platform has it, else write + fdatasync). Turn off only for throwaway setups.',
+    },
+    commitIntervalMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: 10,
+      description:
+        'Group commit: shortest time between the starts of two durable batch writes, in ms. A quiet log writes at once; under load records gather for the rest of the interval so each kernel flush carries more of them. Only sensitive calls wait for their record, so only they can wait up to this much longer. 0: a new batch as soon as the previous one is durable.',
+    },
+    headIntervalMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 60000,
+      default: 100,
+      description:
+        'Longest time the head anchor (audit/head.json) may lag the durable log, in ms: it is rewritten at most this often while records are written, and on shutdown. A tail cut off within the last interval before a crash or tampering is not caught by the local anchor (see docs/policy.md). 0: after every batch of records.',
+    },
     include: {
       type: 'object',
       additionalProperties: false,

@@ -6,7 +6,7 @@
  */
 import type { Principal } from '../identity/principal.js';
 import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldRole, Provenance } from '../directory/view.js';
-import { canonicalJson, sha256Hex } from './canonical.js';
+import { canonicalJson, sha256Hex, shareJson } from './canonical.js';
 
 /** The requirement for one permission scheme, as the classifier derives it from Microsoft's map. */
 export interface PermissionRequirement {
@@ -245,20 +245,95 @@ function heldEntry(effective: EffectivePermissions | undefined, permission: stri
   return [];
 }
 
-export function gatherFacts(
-  principal: Principal,
-  operation: OperationFacts,
-  view: DirectoryView | undefined,
-  context: FactsContext,
-): DecisionFacts {
-  const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
-  const req = operation.permissions[scheme];
-  const tokenPerms = principal.kind === 'app' ? principal.roles : principal.scopes;
-  const tokenSet = new Set(tokenPerms.map(fold));
+// Facts parts that repeat from call to call are built once and shared (frozen, their JSON text
+// remembered: see shareJson), keyed by the immutable objects they derive from: the principal (one per
+// verified token), the compiled map's permission requirement, a remembered (frozen) operation and the
+// directory view (one per snapshot). Per-call objects (effective permissions may be rebuilt per call) are not keys: a weak entry per call
+// costs the garbage collector more than it saves.
+const tokenFoldedSets = new WeakMap<Principal, Set<string>>();
+const tokenFactsByPrincipal = new WeakMap<Principal, DecisionFacts['token']>();
+const needsByRequirement = new WeakMap<PermissionRequirement, { needs: string[]; alsoRequires: string[][]; folded: string[] }>();
+const operationFactsByOperation = new WeakMap<OperationFacts, Partial<Record<'Application' | 'DelegatedWork', DecisionFacts['operation']>>>();
+const directoryFactsByView = new WeakMap<DirectoryView, NonNullable<DecisionFacts['directory']>>();
+const agentsByView = new WeakMap<DirectoryView, WeakMap<Principal, { info: AgentInfo | undefined; disabled: boolean; agent: DecisionFacts['agent'] }>>();
 
-  const info = view?.agent(principal.tenantId, principal.appId);
-  const effective = view?.effective(principal);
+type AgentInfo = ReturnType<DirectoryView['agent']>;
 
+function tokenFoldedSet(principal: Principal): Set<string> {
+  let set = tokenFoldedSets.get(principal);
+  if (!set) {
+    set = new Set((principal.kind === 'app' ? principal.roles : principal.scopes).map(fold));
+    tokenFoldedSets.set(principal, set);
+  }
+  return set;
+}
+
+function tokenFacts(principal: Principal): DecisionFacts['token'] {
+  let t = tokenFactsByPrincipal.get(principal);
+  if (!t) {
+    t = shareJson({
+      tokenId: principal.tokenId,
+      claimsDigest: claimsDigest(principal),
+      clientAuth: principal.clientAuth,
+      issuedAt: principal.issuedAt,
+      expiresAt: principal.expiresAt,
+      permissions: [...(principal.kind === 'app' ? principal.roles : principal.scopes)],
+      wids: [...principal.wids],
+    });
+    tokenFactsByPrincipal.set(principal, t);
+  }
+  return t;
+}
+
+function needsOf(req: PermissionRequirement): { needs: string[]; alsoRequires: string[][]; folded: string[] } {
+  let n = needsByRequirement.get(req);
+  if (!n) {
+    n = { needs: shareJson([...req.anyOf]), alsoRequires: shareJson(req.alsoRequires.map((g) => [...g])), folded: req.anyOf.map(fold) };
+    needsByRequirement.set(req, n);
+  }
+  return n;
+}
+
+function buildOperationFacts(operation: OperationFacts, scheme: 'Application' | 'DelegatedWork', req: PermissionRequirement): DecisionFacts['operation'] {
+  const needs = needsOf(req);
+  return {
+    method: operation.method.toUpperCase(),
+    version: operation.version,
+    path: operation.path,
+    template: operation.template,
+    known: operation.known,
+    action: operation.action,
+    tier: operation.tier,
+    scheme,
+    needs: needs.needs,
+    alsoRequires: needs.alsoRequires,
+    select: [...operation.related.select],
+    expand: [...operation.related.expand],
+    isBatch: operation.isBatch,
+  };
+}
+
+/**
+ * The operation's facts; shared when the classifier handed out a frozen (remembered) operation, which
+ * cannot change, so the facts built from it once stay right. Anything else is built afresh.
+ */
+function operationFacts(operation: OperationFacts, scheme: 'Application' | 'DelegatedWork', req: PermissionRequirement): DecisionFacts['operation'] {
+  if (!Object.isFrozen(operation) || !Object.isFrozen(operation.related)) return buildOperationFacts(operation, scheme, req);
+  let byScheme = operationFactsByOperation.get(operation);
+  if (!byScheme) operationFactsByOperation.set(operation, (byScheme = {}));
+  return (byScheme[scheme] ??= shareJson(buildOperationFacts(operation, scheme, req)));
+}
+
+function directoryFacts(view: DirectoryView): NonNullable<DecisionFacts['directory']> {
+  let d = directoryFactsByView.get(view);
+  if (!d) {
+    d = shareJson({ snapshotId: view.snapshotId, takenAt: view.takenAt });
+    directoryFactsByView.set(view, d);
+  }
+  return d;
+}
+
+function agentFacts(principal: Principal, info: AgentInfo | undefined, disabled: boolean): DecisionFacts['agent'] {
   const agent: DecisionFacts['agent'] = {
     tenantId: principal.tenantId,
     appId: principal.appId,
@@ -266,7 +341,7 @@ export function gatherFacts(
     tags: info ? [...info.tags] : [],
     owners: info ? info.owners.map((o) => ({ ...o })) : [],
     knownToDirectory: info !== undefined,
-    disabled: effective?.disabled === true,
+    disabled,
   };
   const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
   if (spId !== undefined) agent.servicePrincipalId = spId;
@@ -277,6 +352,41 @@ export function gatherFacts(
   if (principal.userPrincipalName !== undefined) agent.userPrincipalName = principal.userPrincipalName;
   if (info?.multiTenant !== undefined) agent.multiTenant = info.multiTenant;
   if (info?.agentIdentity !== undefined) agent.agentIdentity = info.agentIdentity;
+  return agent;
+}
+
+/**
+ * The agent record and its facts under one view: the view is an immutable snapshot, so what it says
+ * about an app is fixed; only `disabled` (from effective permissions, which can change with time) is
+ * checked on every call.
+ */
+function agentUnder(view: DirectoryView | undefined, principal: Principal, effective: EffectivePermissions | undefined): { info: AgentInfo | undefined; agent: DecisionFacts['agent'] } {
+  const disabled = effective?.disabled === true;
+  if (!view) return { info: undefined, agent: agentFacts(principal, undefined, disabled) };
+  let byPrincipal = agentsByView.get(view);
+  if (!byPrincipal) agentsByView.set(view, (byPrincipal = new WeakMap()));
+  let entry = byPrincipal.get(principal);
+  if (!entry || entry.disabled !== disabled) {
+    const info = entry ? entry.info : view.agent(principal.tenantId, principal.appId);
+    entry = { info, disabled, agent: shareJson(agentFacts(principal, info, disabled)) };
+    byPrincipal.set(principal, entry);
+  }
+  return entry;
+}
+
+export function gatherFacts(
+  principal: Principal,
+  operation: OperationFacts,
+  view: DirectoryView | undefined,
+  context: FactsContext,
+): DecisionFacts {
+  const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
+  const req = operation.permissions[scheme];
+  const tokenSet = tokenFoldedSet(principal);
+
+  const effective = view?.effective(principal);
+  const { info, agent } = agentUnder(view, principal, effective);
+  const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
 
   // Held: only when the operation is known and the directory knows the principal; otherwise "cannot tell"
   // (null) so that rules decide explicitly what an unknown means instead of an accidental allow.
@@ -292,17 +402,27 @@ export function gatherFacts(
     used = req.anyOf.find(satisfied);
     held = used !== undefined;
   }
-  const inToken =
-    operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? req.anyOf.some((p) => tokenSet.has(fold(p))) : null);
-  const withheldSet = new Set((effective?.withheld ?? []).map((w) => fold(w.permission)));
-  const withheld = req.anyOf.filter((p) => tokenSet.has(fold(p)) && withheldSet.has(fold(p)));
+  // The acceptable permissions the token carries, in the requirement's order (folded once per requirement).
+  const folded = needsOf(req).folded;
+  const carried: string[] = [];
+  const carriedFolded: string[] = [];
+  for (let i = 0; i < folded.length; i++) {
+    if (tokenSet.has(folded[i]!)) {
+      carried.push(req.anyOf[i]!);
+      carriedFolded.push(folded[i]!);
+    }
+  }
+  const inToken = operation.tokenHasPermission ?? (operation.known && req.anyOf.length > 0 ? carried.length > 0 : null);
+  const withheldList = effective?.withheld ?? [];
+  const withheldSet = withheldList.length > 0 ? new Set(withheldList.map((w) => fold(w.permission))) : undefined;
+  const withheld = withheldSet ? carried.filter((_, i) => withheldSet.has(carriedFolded[i]!)) : [];
   // Revoked: in the token, not granted now, and not merely withheld for lack of a user role.
   // (A disabled principal is reported as disabled, and a scope limited to owned objects as not held here.)
   const revokedInToken =
     effective && effective.disabled !== true
-      ? req.anyOf.filter((p) => tokenSet.has(fold(p)) && !withheldSet.has(fold(p)) && !heldIn(effective, scheme, p))
+      ? carried.filter((p, i) => !withheldSet?.has(carriedFolded[i]!) && !heldIn(effective, scheme, p))
       : [];
-  if (used === undefined && !effective) used = req.anyOf.find((p) => tokenSet.has(fold(p)));
+  if (used === undefined && !effective) used = carried[0];
 
   let firstUse: boolean | null = null;
   if (context.usage && used !== undefined) firstUse = !context.usage.has(agentKey(principal), used);
@@ -331,9 +451,8 @@ export function gatherFacts(
       if (o) objects.push(objectFact(o));
     }
   }
-  const callerIds = new Set([spId, principal.userId, info?.applicationObjectId].filter((x): x is string => x !== undefined));
   const owns = (o: TargetObjectFact): boolean =>
-    (effective?.owns.has(o.id) ?? false) || (o.owners ?? []).some((id) => callerIds.has(id));
+    (effective?.owns.has(o.id) ?? false) || (o.owners ?? []).some((id) => id === spId || id === principal.userId || id === info?.applicationObjectId);
   const primary = targetObj ? objects[0] : undefined;
   const callerOwnApp =
     primary !== undefined &&
@@ -365,30 +484,8 @@ export function gatherFacts(
     v: 1,
     at: context.now.toISOString(),
     agent,
-    token: {
-      tokenId: principal.tokenId,
-      claimsDigest: claimsDigest(principal),
-      clientAuth: principal.clientAuth,
-      issuedAt: principal.issuedAt,
-      expiresAt: principal.expiresAt,
-      permissions: [...tokenPerms],
-      wids: [...principal.wids],
-    },
-    operation: {
-      method: operation.method.toUpperCase(),
-      version: operation.version,
-      path: operation.path,
-      template: operation.template,
-      known: operation.known,
-      action: operation.action,
-      tier: operation.tier,
-      scheme,
-      needs: [...req.anyOf],
-      alsoRequires: req.alsoRequires.map((g) => [...g]),
-      select: [...operation.related.select],
-      expand: [...operation.related.expand],
-      isBatch: operation.isBatch,
-    },
+    token: tokenFacts(principal),
+    operation: operationFacts(operation, scheme, req),
     target,
     permissions: {
       held,
@@ -404,7 +501,7 @@ export function gatherFacts(
       latentPrivilege: eligibleRoles.length > 0,
       privilegedRoleActive: activeRoles.some((r) => r.privileged),
     },
-    directory: view ? { snapshotId: view.snapshotId, takenAt: view.takenAt } : null,
+    directory: view ? directoryFacts(view) : null,
     risk: context.risk ? { score: context.risk.score, flags: [...context.risk.flags] } : null,
   };
 }

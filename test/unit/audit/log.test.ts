@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { constants } from 'node:fs';
 import path from 'node:path';
 import { createAuditLog, HEAD_FILE, LOG_FILE } from '../../../src/audit/log.js';
 import type { AuditLog } from '../../../src/audit/log.js';
@@ -132,7 +133,8 @@ describe('hash-chained log', () => {
   });
 
   it('detects truncation of the tail against the head anchor, and refuses to append to it', async () => {
-    const { dir } = await logWith(6);
+    const { dir, log } = await logWith(6);
+    await log.close(); // a clean stop anchors every record (the lagging anchor is tested below)
     const ls = await lines(dir);
     await writeFile(path.join(dir, LOG_FILE), `${ls.slice(0, 4).join('\n')}\n`);
     const r = await verifyAuditLog(dir);
@@ -201,6 +203,42 @@ describe('hash-chained log', () => {
     expect(log.gate({ ok: false, error: 'x' }, false)).toBe('proceed');
     expect(log.gate({ ok: true, seq: 1, hash: 'h' }, true)).toBe('proceed');
     expect(failOpen).toBe(1);
+  });
+});
+
+describe('durability', () => {
+  it('durable batches use O_DSYNC writes where the platform has it (no separate fdatasync); fsync: false uses neither', async () => {
+    const { open } = await import('node:fs/promises');
+    const seen: Array<{ flags: string | number; datasyncs: number }> = [];
+    const opener = async (file: string, flags: string | number) => {
+      const fh = await open(file, flags);
+      const entry = { flags, datasyncs: 0 };
+      seen.push(entry);
+      const datasync = fh.datasync.bind(fh);
+      fh.datasync = () => {
+        entry.datasyncs++;
+        return datasync();
+      };
+      return fh;
+    };
+    for (const fsync of [true, false]) {
+      const dir = await tmp();
+      const log = await createAuditLog({ dir, failMode: 'closed', fsync, openFile: opener });
+      logs.push(log);
+      await Promise.all([1, 2, 3].map((i) => log.append(decisionEvent(i))));
+      expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 3 });
+    }
+    const [durable, throwaway] = seen;
+    if (typeof constants.O_DSYNC === 'number') {
+      expect(typeof durable!.flags).toBe('number');
+      expect((durable!.flags as number) & constants.O_DSYNC).toBe(constants.O_DSYNC);
+      expect((durable!.flags as number) & constants.O_APPEND).toBe(constants.O_APPEND);
+      expect(durable!.datasyncs).toBe(0);
+    } else {
+      expect(durable!.datasyncs).toBeGreaterThan(0);
+    }
+    expect(throwaway!.flags).toBe('a+');
+    expect(throwaway!.datasyncs).toBe(0);
   });
 });
 

@@ -1,0 +1,151 @@
+// The facts are serialised once on the request path (facts digest + audit record): the texts must be
+// exactly what the slower, obvious forms give, so records written before and after verify and replay alike.
+import { describe, it, expect, afterEach } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { buildDecisionEvent, buildDecisionRecord, decisionEventJson, serialiseFacts } from '../../../src/audit/event.js';
+import type { DecisionEventInput } from '../../../src/audit/event.js';
+import { createAuditLog, LOG_FILE, recordBody, recordBodyFromJson } from '../../../src/audit/log.js';
+import type { AuditLog } from '../../../src/audit/log.js';
+import { findDecision, verifyAuditLog } from '../../../src/audit/verify.js';
+import { decide, factsDigest, factsDigestOfJson } from '../../../src/decision/decide.js';
+import { createDecider } from '../../../src/decision/decider.js';
+import { replayDecision } from '../../../src/decision/replay.js';
+import { gatherFacts } from '../../../src/policy/inputs.js';
+import { createFixtureView } from '../../../src/policy/fixture-view.js';
+import { sha256Hex } from '../../../src/policy/canonical.js';
+import { appPrincipal, delegatedPrincipal, operation, policyFrom, APP } from '../policy/helpers.js';
+
+const dirs: string[] = [];
+const logs: AuditLog[] = [];
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(path.join(tmpdir(), 'gw-audit-ser-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(async () => {
+  for (const l of logs.splice(0)) await l.close();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+const policy = policyFrom('rules:\n  - id: watch\n    effect: alert\n    reasonCode: watched\n    reason: Watched.\n    when: { operation: { method: POST } }\n');
+const view = createFixtureView({
+  agents: [{ appId: APP, permissions: ['Mail.Read'], tags: ['mailbox-reader'], owners: [{ id: 'owner-1' }], eligibleRoles: [{ displayName: 'Global Administrator', privileged: true }] }],
+  objects: [{ id: 'user-2', type: 'user', displayName: 'Zoë “Quotes” \\ Backslash' }],
+});
+
+function factsFor(principal = appPrincipal(), op = operation()) {
+  return gatherFacts(principal, op, view, { now: new Date(Date.UTC(2026, 0, 1)), risk: { score: 7, flags: ['impossible-travel'] } });
+}
+
+describe('serialiseFacts', () => {
+  it('gives JSON.stringify(facts) as the record text and exactly the text factsDigest() hashes', () => {
+    for (const facts of [factsFor(), factsFor(delegatedPrincipal()), gatherFacts(appPrincipal(), operation(), undefined, { now: new Date(0) })]) {
+      const json = serialiseFacts(facts);
+      expect(json.record).toBe(JSON.stringify(facts));
+      expect(factsDigestOfJson(json.digest)).toBe(factsDigest(facts));
+      expect(JSON.parse(json.digest)).not.toHaveProperty('agent.userPrincipalName');
+    }
+  });
+
+  it('holds for arbitrary names and user principal names (escaping, unicode, lone surrogates)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.option(fc.string({ unit: 'grapheme' }), { nil: undefined }), (name, upn) => {
+        const principal = upn === undefined ? appPrincipal({ appDisplayName: name }) : delegatedPrincipal({ userPrincipalName: upn, appDisplayName: name });
+        const facts = gatherFacts(principal, operation(), undefined, { now: new Date(0) });
+        const json = serialiseFacts(facts);
+        expect(json.record).toBe(JSON.stringify(facts));
+        expect(factsDigestOfJson(json.digest)).toBe(factsDigest(facts));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('decisionEventJson / buildDecisionRecord', () => {
+  it('is byte-identical to JSON.stringify(event), with and without the optional members', () => {
+    const facts = factsFor(delegatedPrincipal(), operation({ method: 'POST', action: 'create' }));
+    const decision = decide(facts, policy, { decisionId: 'dec-1' });
+    const inputs: DecisionEventInput[] = [
+      { facts, decision },
+      { facts, decision, requestId: 'req-"1"', clientRequestId: 'c\u2028r', batchItemId: '3', decisionMicros: 12, token: 'tok', body: '{"a":1}' },
+    ];
+    for (const input of inputs) {
+      for (const privacy of [{}, { includeToken: true, includeBody: true }, { pseudonymiseUserPrincipalName: true }]) {
+        const ev = buildDecisionEvent(input, privacy);
+        expect(decisionEventJson(ev, JSON.stringify(ev.facts))).toBe(JSON.stringify(ev));
+        const rec = buildDecisionRecord(input, privacy, serialiseFacts(facts));
+        expect(rec.json).toBe(JSON.stringify(rec.event));
+        expect(rec.event).toEqual(ev);
+      }
+    }
+  });
+
+  it('never writes the raw user principal name when pseudonymisation is on, though the facts text had it', () => {
+    const facts = factsFor(delegatedPrincipal());
+    const decision = decide(facts, policy, { decisionId: 'd' });
+    const pre = serialiseFacts(facts);
+    expect(pre.record).toContain('ada@contoso.test');
+    const rec = buildDecisionRecord({ facts, decision }, { pseudonymiseUserPrincipalName: true }, pre);
+    expect(rec.json).not.toContain('ada@contoso.test');
+    expect(rec.json).toMatch(/"userPrincipalName":"upn-sha256:[0-9a-f]{64}"/);
+  });
+});
+
+describe('pre-serialised appends', () => {
+  it('write the same bytes as appending the event object, so old and new records verify alike', async () => {
+    const events = [1, 2, 3].map((i) => {
+      const facts = factsFor(i === 2 ? delegatedPrincipal() : appPrincipal());
+      return buildDecisionRecord({ facts, decision: decide(facts, policy, { decisionId: `dec-${i}` }), requestId: `r-${i}` }, {}, serialiseFacts(facts));
+    });
+    const [dirA, dirB] = [await tmp(), await tmp()];
+    const a = await createAuditLog({ dir: dirA, failMode: 'closed' });
+    const b = await createAuditLog({ dir: dirB, failMode: 'closed' });
+    logs.push(a, b);
+    for (const e of events) {
+      expect((await a.append(e.event)).ok).toBe(true);
+      expect((await b.append(e.event, e.json)).ok).toBe(true);
+    }
+    await a.close();
+    await b.close();
+    const [textA, textB] = [await readFile(path.join(dirA, LOG_FILE), 'utf8'), await readFile(path.join(dirB, LOG_FILE), 'utf8')];
+    expect(textB).toBe(textA);
+    expect(await verifyAuditLog(dirB)).toMatchObject({ ok: true, records: 3, beyondHead: 0 });
+    expect(recordBodyFromJson(4, 'f'.repeat(64), events[0]!.json)).toBe(recordBody(4, 'f'.repeat(64), events[0]!.event));
+  });
+
+  it('the decider records what it decided: the record verifies and replays to the same decision and facts digest', async () => {
+    const dir = await tmp();
+    const audit = await createAuditLog({ dir, failMode: 'closed' });
+    logs.push(audit);
+    let n = 0;
+    const decider = createDecider({ policy: { current: () => policy }, audit, privacy: { pseudonymiseUserPrincipalName: true }, newId: () => `dec-${++n}`, clock: () => new Date(Date.UTC(2026, 0, 2)) });
+    const outcomes = [
+      decider.evaluate({ principal: appPrincipal(), operation: operation(), view }),
+      decider.evaluate({ principal: delegatedPrincipal(), operation: operation({ method: 'POST', action: 'create' }), view, requestId: 'req-2', batchItemId: '1' }),
+    ];
+    for (const o of outcomes) expect((await o.audited)!.ok).toBe(true);
+    await audit.close();
+    expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 2 });
+    for (const o of outcomes) {
+      expect(o.decision.factsDigest).toBe(factsDigest(o.facts));
+      const found = await findDecision(dir, o.decision.id);
+      expect(found!.record.event).toEqual(JSON.parse(JSON.stringify(o.event)));
+      const replay = replayDecision(found!.record.event, policy);
+      expect(replay).toMatchObject({ same: true, factsIntact: true, differences: [] });
+    }
+    expect(outcomes[1]!.decision.enforced).toBe('alert');
+    expect(await readFile(path.join(dir, LOG_FILE), 'utf8')).not.toContain('ada@contoso.test');
+  });
+});
+
+describe('sha256Hex', () => {
+  it('is sha256 over the UTF-8 bytes of the text', () => {
+    for (const text of ['', 'abc', 'Zoë — 日本語 🎉', '\u{10FFFF}']) {
+      expect(sha256Hex(text)).toBe(createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex'));
+    }
+  });
+});

@@ -1,0 +1,108 @@
+// gatherFacts shares the parts that repeat between calls (token, agent, permission lists, snapshot):
+// shared parts must be exactly what a first call builds, follow the view and the principal they come
+// from, and be frozen so no consumer can change what later decisions see.
+import { describe, it, expect } from 'vitest';
+import { gatherFacts } from '../../../src/policy/inputs.js';
+import type { DecisionFacts } from '../../../src/policy/inputs.js';
+import type { DirectoryView, EffectivePermissions } from '../../../src/directory/view.js';
+import { createFixtureView } from '../../../src/policy/fixture-view.js';
+import { jsonWithShared, shareJson } from '../../../src/policy/canonical.js';
+import { serialiseFacts } from '../../../src/audit/event.js';
+import { appPrincipal, delegatedPrincipal, operation, APP } from './helpers.js';
+
+const now = new Date('2026-01-01T00:00:00Z');
+const agentSpec = { appId: APP, servicePrincipalId: 'sp-1', displayName: 'Mail agent', tags: ['t-1'], owners: [{ id: 'owner-1', displayName: 'Ada' }], permissions: ['Mail.Read'], eligibleRoles: [{ displayName: 'Global Administrator', privileged: true }] };
+const view1 = createFixtureView({ snapshotId: 'snap-1', agents: [agentSpec], delegated: [{ appId: APP, userId: 'user-1', permissions: ['Mail.Read'] }] });
+const view2 = createFixtureView({ snapshotId: 'snap-2', agents: [{ ...agentSpec, displayName: 'Renamed agent', tags: ['t-2'] }] });
+
+/** The same facts rebuilt from scratch as plain data (what an unshared gatherFacts would give). */
+const plain = (f: DecisionFacts): DecisionFacts => JSON.parse(JSON.stringify(f)) as DecisionFacts;
+
+describe('shared facts parts', () => {
+  it('a repeated call gives the same facts as the first, and the same texts as JSON.stringify', () => {
+    for (const principal of [appPrincipal({ roles: ['Mail.Read', 'User.Read.All'] }), delegatedPrincipal()]) {
+      const op = operation();
+      const first = gatherFacts(principal, op, view1, { now });
+      const second = gatherFacts(principal, op, view1, { now: new Date(now.getTime() + 1000) });
+      expect(second).toEqual({ ...plain(first), at: '2026-01-01T00:00:01.000Z' });
+      expect(second.token).toBe(first.token); // shared, not rebuilt
+      expect(second.agent).toBe(first.agent);
+      expect(second.operation.needs).toBe(first.operation.needs);
+      for (const f of [first, second]) expect(serialiseFacts(f).record).toBe(JSON.stringify(f));
+    }
+  });
+
+  it('follow the view: a new snapshot gives the new agent record and snapshot id', () => {
+    const principal = appPrincipal();
+    const a = gatherFacts(principal, operation(), view1, { now });
+    const b = gatherFacts(principal, operation(), view2, { now });
+    expect(a.agent).toMatchObject({ displayName: 'Mail agent', tags: ['t-1'] });
+    expect(b.agent).toMatchObject({ displayName: 'Renamed agent', tags: ['t-2'] });
+    expect([a.directory?.snapshotId, b.directory?.snapshotId]).toEqual(['snap-1', 'snap-2']);
+    expect(gatherFacts(principal, operation(), undefined, { now }).agent).toMatchObject({ knownToDirectory: false, tags: [] });
+  });
+
+  it('follow the principal: another token of the same app carries its own token facts', () => {
+    const a = gatherFacts(appPrincipal({ tokenId: 'uti-a', roles: ['Mail.Read'] }), operation(), view1, { now });
+    const b = gatherFacts(appPrincipal({ tokenId: 'uti-b', roles: ['Mail.Read', 'Mail.Send'] }), operation(), view1, { now });
+    expect(a.token).toMatchObject({ tokenId: 'uti-a', permissions: ['Mail.Read'] });
+    expect(b.token).toMatchObject({ tokenId: 'uti-b', permissions: ['Mail.Read', 'Mail.Send'] });
+  });
+
+  it('re-check `disabled` on every call although the agent record is shared within a view', () => {
+    const principal = appPrincipal();
+    let disabled = false;
+    const live: EffectivePermissions = { ...view1.effective(principal)! };
+    const view: DirectoryView = Object.assign(Object.create(view1) as DirectoryView, {
+      effective: () => (disabled ? { ...live, disabled: true, graph: new Map() } : live),
+    });
+    expect(gatherFacts(principal, operation(), view, { now }).agent.disabled).toBe(false);
+    disabled = true;
+    const off = gatherFacts(principal, operation(), view, { now });
+    expect(off.agent.disabled).toBe(true);
+    expect(off.permissions.held).toBe(false);
+    disabled = false;
+    expect(gatherFacts(principal, operation(), view, { now }).agent.disabled).toBe(false);
+  });
+
+  it('share the operation facts only for a frozen (classifier-remembered) operation', () => {
+    const principal = appPrincipal();
+    const loose = operation();
+    expect(gatherFacts(principal, loose, view1, { now }).operation).not.toBe(gatherFacts(principal, loose, view1, { now }).operation);
+    const frozen = operation({ related: Object.freeze({ select: Object.freeze(['id']) as string[], expand: [] }) });
+    Object.freeze(frozen);
+    const a = gatherFacts(principal, frozen, view1, { now });
+    const b = gatherFacts(principal, frozen, view1, { now });
+    expect(b.operation).toBe(a.operation);
+    expect(a.operation).toEqual(plain(gatherFacts(principal, { ...frozen }, view1, { now })).operation);
+    // The scheme follows the caller: a delegated call on the same operation gets its own facts.
+    expect(gatherFacts(delegatedPrincipal(), frozen, view1, { now }).operation.scheme).toBe('DelegatedWork');
+    expect(a.operation.scheme).toBe('Application');
+  });
+
+  it('are frozen: a consumer that tries to change one fails instead of altering later decisions', () => {
+    const f = gatherFacts(appPrincipal(), operation(), view1, { now });
+    expect(() => f.token.permissions.push('Directory.ReadWrite.All')).toThrow(TypeError);
+    expect(() => {
+      f.agent.tags[0] = 'x';
+    }).toThrow(TypeError);
+    expect(() => f.operation.needs.push('x')).toThrow(TypeError);
+    expect(gatherFacts(appPrincipal(), operation(), view1, { now }).operation.needs).toEqual(['Mail.Read']);
+  });
+});
+
+describe('jsonWithShared', () => {
+  it('is JSON.stringify for plain data, with shared parts anywhere within the depth', () => {
+    const shared = shareJson({ a: [1, 'two', { three: null }], b: 'q"uote' });
+    const values: unknown[] = [
+      { x: shared, y: { z: shared, u: undefined, n: [shared] }, s: 'é\u2028', k: 1.5, t: true, nil: null },
+      [shared, 1],
+      'text',
+      42,
+      null,
+      { '2': 'int-like key first', a: 1, '1': 'also' },
+    ];
+    for (const v of values) for (const depth of [0, 1, 2, 5]) expect(jsonWithShared(v, depth)).toBe(JSON.stringify(v));
+    expect(Object.isFrozen(shared.a[2])).toBe(true);
+  });
+});
