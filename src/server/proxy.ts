@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
+import { performance } from 'node:perf_hooks';
 import type { Readable, Transform } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
@@ -137,7 +138,7 @@ export function createProxyHandler(deps: ProxyDeps) {
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const requestId = deps.newId();
     const crid = req.headers['client-request-id'];
     const clientRequestId = typeof crid === 'string' && SAFE_CLIENT_REQUEST_ID.test(crid) ? crid : undefined;
@@ -240,7 +241,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       decisionId = verdict.decisionId;
 
       const body = verdict.body ?? bodyRead ?? (hasBody(req) ? req : null);
-      const upStart = process.hrtime.bigint();
+      const upStart = performance.now();
       if (gone) {
         outcome = 'client-gone';
         status = 499;
@@ -248,7 +249,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       }
       upstream = deps.forwarder.forward({ method, target, headers: req.headers, body, maxBodyBytes: deps.limits.maxBodyBytes });
       const result = await upstream.result;
-      upstreamSeconds = Number(process.hrtime.bigint() - upStart) / 1e9;
+      upstreamSeconds = (performance.now() - upStart) / 1e3;
       if (!result.ok) {
         if (result.kind === 'aborted' && gone) {
           outcome = 'client-gone';
@@ -354,7 +355,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       else res.destroy();
     } finally {
       metrics.inFlight.dec();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = (performance.now() - started) / 1e3;
       metrics.requests.inc({ method, status: String(status), outcome });
       metrics.requestDuration.observe({ outcome }, seconds);
       if (deps.accessLog) {

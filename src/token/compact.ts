@@ -51,7 +51,9 @@ export function bearerValue(authorization: string | undefined): BearerResult {
 export function authorizationFromRawHeaders(rawHeaders: readonly string[]): string | undefined {
   const values: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'authorization') values.push(rawHeaders[i + 1]!);
+    const name = rawHeaders[i]!;
+    // Length first: most header names are not 13 characters, so few are lower-cased at all.
+    if (name.length === 13 && name.toLowerCase() === 'authorization') values.push(rawHeaders[i + 1]!);
   }
   return values.length === 0 ? undefined : values.join(', ');
 }
