@@ -4,7 +4,7 @@
 // shipped rules: the allow path is what issue 5 measures. On stop it checks that claim against the
 // audit log (the last decision record must be an allow) and says so on stderr when it does not hold.
 import path from 'node:path';
-import { mkdtempSync, writeFileSync, openSync, fstatSync, readSync, closeSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, openSync, fstatSync, readSync, closeSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { parseConfig } from '../dist/config/load.js';
 import { createApp } from '../dist/app.js';
@@ -72,6 +72,7 @@ process.on('message', (m) => {
     app.stop().then(() => {
       const d = lastDecision();
       if (d?.enforced !== 'allow') console.error(`warning: graphwarden full pipeline: the benched call was not an allow (${d ? `${d.enforced}, ${d.reasonCode}` : 'no decision recorded'})`);
+      rmSync(stateDir, { recursive: true, force: true }); // a throwaway audit log of every benched call
       process.exit(0);
     });
 });

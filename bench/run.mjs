@@ -5,7 +5,7 @@
 // request as a ratio of the pass-through's: at most 1.2 for the foundation path (token check
 // + forward, issue 2) and at most 1.3 for the full pipeline on the allow path (issue 5).
 import { fork, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ if (!process.env.BENCH_PKI) {
     stdio: 'inherit',
     env: { ...process.env, BENCH_PKI: dir, NODE_EXTRA_CA_CERTS: path.join(dir, 'ca.crt') },
   });
+  rmSync(dir, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 }
 
