@@ -180,6 +180,47 @@ describe('proxy request path', () => {
     await del.body.text();
   });
 
+  it('streams a large binary answer byte for byte through a small client buffer (backpressure towards Graph)', async () => {
+    const blob = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 31 + (i >> 9)) & 0xff;
+    up.handler = (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      // Pieces, honouring backpressure, as a photo or file download from Graph would arrive.
+      let at = 0;
+      const pump = () => {
+        while (at < blob.length) {
+          const piece = blob.subarray(at, at + 64 * 1024);
+          at += piece.length;
+          if (!res.write(piece)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    };
+    const res = await request(`${proxy.l.url}/v1.0/users/u/photo/$value`, { headers: { authorization: 'Bearer good' }, highWaterMark: 16 * 1024 });
+    expect(res.statusCode).toBe(200);
+    const got: Buffer[] = [];
+    for await (const c of res.body) got.push(c as Buffer);
+    expect(Buffer.concat(got).equals(blob)).toBe(true);
+  });
+
+  it('an agent that leaves in the middle of a large streamed page abandons the upstream call', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    up.handler = (_r, res) => {
+      res.on('close', () => upstreamClosed());
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // More than the small-page buffer, then nothing more: only the proxy giving up ends this call.
+      res.write(`{"value":[${'{"id":"x"},'.repeat(40_000)}`);
+    };
+    const res = await request(`${proxy.l.url}/v1.0/users`, { headers: { authorization: 'Bearer good' } });
+    expect(res.statusCode).toBe(200);
+    const first = await res.body[Symbol.asyncIterator]().next();
+    expect(first.done).toBe(false);
+    res.body.destroy();
+    await closed;
+  });
+
   it('refuses a declared body over the limit without forwarding', async () => {
     const res = await request(`${proxy.l.url}/v1.0/groups`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: 'x'.repeat(5000) });
     expect(res.statusCode).toBe(413);
