@@ -5,6 +5,7 @@
  * themselves are made by hold.ts and overrides.ts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../canonical.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalService, DecideResult } from './hold.js';
 import type { Approval, ApprovalState, Approver } from './model.js';
@@ -30,7 +31,7 @@ export interface AdminApiOptions {
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return sha256Hex(token);
 }
 
 const STATES: readonly ApprovalState[] = ['pending', 'approved', 'denied', 'expired', 'used'];

@@ -5,7 +5,8 @@
  */
 import type { Decision } from '../decision/decide.js';
 import type { DecisionFacts } from '../policy/inputs.js';
-import { jsonWithShared, sha256Hex, shareJson } from '../policy/canonical.js';
+import { sha256Hex } from '../canonical.js';
+import { jsonWithShared, shareJson } from '../policy/shared-json.js';
 
 export interface DecisionEventV1 {
   type: 'decision';

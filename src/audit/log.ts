@@ -10,7 +10,7 @@ import { open, mkdir, readFile, rename, writeFile, stat } from 'node:fs/promises
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { GraphwardenError } from '../errors.js';
-import { sha256Hex } from '../policy/canonical.js';
+import { sha256Hex } from '../canonical.js';
 import type { AuditEvent } from './event.js';
 
 export const LOG_FILE = 'decisions.jsonl';

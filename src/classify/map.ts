@@ -3,6 +3,7 @@
  * trie keyed by canonical lower-cased literals and `{id}` wildcards, with the permissions and tier of each
  * (template, method) precomputed. Pure: takes parsed documents, returns the index; loading is in load.ts.
  */
+import { deepFreeze } from '../canonical.js';
 import { callKey, parseCall } from './canonical.js';
 import type { Scheme, SchemePermissions, Tier } from './operation.js';
 import { maxTier } from './operation.js';
@@ -195,14 +196,6 @@ function finalizeScheme(acc: Map<string, PermAcc>, read: boolean): SchemePermiss
 }
 
 export const COMPILER_VERSION = 'classify-map/1';
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object') {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
-}
 
 /** Builds the trie. `version` is supplied by the caller (a hash of the inputs). */
 export function compileIndex(doc: PermissionsDocument, supplement: SupplementDocument, tiers: TierTable, version: string): CompiledIndex {

@@ -5,7 +5,7 @@
  */
 import type { DecisionFacts } from '../policy/inputs.js';
 import type { CompiledPolicy, Effect, Mode } from '../policy/compile.js';
-import { sha256Hex } from '../policy/canonical.js';
+import { sha256Hex } from '../canonical.js';
 import { PRECEDENCE } from './precedence.js';
 
 export interface RuleMatch {

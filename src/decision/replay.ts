@@ -2,7 +2,7 @@
  * Replaying a recorded decision: the pure core run again on the recorded facts with the recorded rules
  * revision must give the same decision. Owns the comparison; loading the revision is the caller's job.
  */
-import { canonicalJson } from '../policy/canonical.js';
+import { canonicalJson } from '../canonical.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { DecisionFacts } from '../policy/inputs.js';
 import { decide, factsDigest } from './decide.js';

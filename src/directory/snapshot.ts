@@ -3,7 +3,7 @@
  * serialisation), persisted atomically (temp file + fsync + rename) and loaded with its indexes
  * built once. Does not fetch anything (connector/) nor decide what a principal may do (effective.ts).
  */
-import { createHash } from 'node:crypto';
+import { canonicalJson, deepFreeze, sha256Hex } from '../canonical.js';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -56,20 +56,6 @@ export interface Snapshot {
   readonly tenants: ReadonlyMap<string, TenantIndex>;
 }
 
-/** Deterministic JSON: object keys sorted, undefined dropped; arrays keep their (already sorted) order. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of Object.keys(obj).sort()) {
-    const v = obj[k];
-    if (v === undefined) continue;
-    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
-  }
-  return `{${parts.join(',')}}`;
-}
-
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Sorts every list so the same directory always serialises (and hashes) the same. */
@@ -107,7 +93,7 @@ export function normaliseData(data: SnapshotData): SnapshotData {
 }
 
 export function hashData(data: SnapshotData): string {
-  return createHash('sha256').update(canonicalJson(data)).digest('hex');
+  return sha256Hex(canonicalJson(data));
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -163,13 +149,6 @@ function indexTenant(t: TenantData): TenantIndex {
   };
 }
 
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as object)) deepFreeze(x);
-  }
-  return v;
-}
 
 /** Builds an immutable snapshot from raw data; `takenAt` is passed in (no clock here). */
 /** The canonical text of each snapshot's data, kept aside so saving does not serialise twice. */
@@ -179,7 +158,7 @@ export function createSnapshot(raw: SnapshotData, takenAt: string, opts: { freez
   const data = normaliseData(raw);
   if (opts.freeze !== false) deepFreeze(data);
   const text = canonicalJson(data);
-  const id = createHash('sha256').update(text).digest('hex');
+  const id = sha256Hex(text);
   const snap = buildSnapshot(data, id, takenAt);
   canonicalText.set(snap, text);
   return snap;
@@ -268,7 +247,7 @@ export async function loadSnapshot(stateDir: string, opts: { verifyHash?: boolea
   }
   // The data text as written is canonical; if someone rewrote the file otherwise, fall back to re-serialising.
   const dataText = dataStart > 0 && text.endsWith('}') ? text.slice(dataStart + 8, -1) : undefined;
-  const actual = dataText !== undefined && dataText === dataText.trim() ? createHash('sha256').update(dataText).digest('hex') : undefined;
+  const actual = dataText !== undefined && dataText === dataText.trim() ? sha256Hex(dataText) : undefined;
   if (opts.verifyHash !== false && actual !== parsed.id && hashData(parsed.data) !== parsed.id) {
     throw new SnapshotLoadError('directory snapshot content does not match its hash');
   }

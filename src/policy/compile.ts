@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { DecisionFacts } from './inputs.js';
-import { canonicalJson, sha256Hex } from './canonical.js';
+import { canonicalJson, sha256Hex } from '../canonical.js';
 
 export type Effect = 'allow' | 'alert' | 'block' | 'approve';
 export type Mode = 'enforce' | 'shadow';

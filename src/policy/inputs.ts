@@ -6,7 +6,8 @@
  */
 import type { Principal } from '../identity/principal.js';
 import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldRole, Provenance } from '../directory/view.js';
-import { canonicalJson, sha256Hex, shareJson } from './canonical.js';
+import { canonicalJson, sha256Hex } from '../canonical.js';
+import { shareJson } from './shared-json.js';
 
 /** The requirement for one permission scheme, as the classifier derives it from Microsoft's map. */
 export interface PermissionRequirement {

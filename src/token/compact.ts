@@ -2,7 +2,7 @@
  * Bearer extraction and untrusted decoding of a JWS compact token, plus the Graph `nonce`
  * transform. Pure string work; does not verify signatures or claims (index.ts does).
  */
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /** Entra access tokens are a few KB (large ones carry many `wids`/`groups`); anything far beyond is refused unread. */
 export const MAX_TOKEN_CHARS = 16 * 1024;
@@ -130,7 +130,3 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export function sha256Hex(text: string): string {
-  // One-shot hash: no Hash object per call (this runs for every request, to key the verified-token cache).
-  return hash('sha256', text, 'hex');
-}

@@ -11,7 +11,8 @@ import type { ErrorCode } from '../errors.js';
 import { isGuid, toPrincipal } from '../identity/index.js';
 import type { Principal } from '../identity/principal.js';
 import { checkClaims } from './claims.js';
-import { bearerValue, decodeCompact, isCompact, sha256Hex, transformNonce } from './compact.js';
+import { sha256Hex } from '../canonical.js';
+import { bearerValue, decodeCompact, isCompact, transformNonce } from './compact.js';
 import { createKeyStore, type JwksFetchReason } from './keys.js';
 import { TOKEN_DEFAULTS } from './defaults.js';
 

@@ -16,7 +16,7 @@ import { createDecider } from '../../../src/decision/decider.js';
 import { replayDecision } from '../../../src/decision/replay.js';
 import { gatherFacts } from '../../../src/policy/inputs.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
-import { sha256Hex } from '../../../src/policy/canonical.js';
+import { sha256Hex } from '../../../src/canonical.js';
 import { appPrincipal, delegatedPrincipal, operation, policyFrom, APP } from '../policy/helpers.js';
 
 const dirs: string[] = [];

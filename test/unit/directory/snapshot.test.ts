@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SNAPSHOT_SCHEMA_VERSION } from '../../../src/directory/model.js';
-import { canonicalJson, createSnapshot, loadSnapshot, saveSnapshot, SNAPSHOT_FILE, SnapshotLoadError } from '../../../src/directory/snapshot.js';
+import { canonicalJson } from '../../../src/canonical.js';
+import { createSnapshot, loadSnapshot, saveSnapshot, SNAPSHOT_FILE, SnapshotLoadError } from '../../../src/directory/snapshot.js';
 import { data, NOW, TENANT } from './fixture.js';
 
 let dir: string;

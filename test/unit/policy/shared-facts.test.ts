@@ -6,7 +6,7 @@ import { gatherFacts } from '../../../src/policy/inputs.js';
 import type { DecisionFacts } from '../../../src/policy/inputs.js';
 import type { DirectoryView, EffectivePermissions } from '../../../src/directory/view.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
-import { jsonWithShared, shareJson } from '../../../src/policy/canonical.js';
+import { jsonWithShared, shareJson } from '../../../src/policy/shared-json.js';
 import { serialiseFacts } from '../../../src/audit/event.js';
 import { appPrincipal, delegatedPrincipal, operation, APP } from './helpers.js';
 
