@@ -2,22 +2,12 @@
  * The `token` slice of the graphwarden configuration: its JSON Schema (defaults, descriptions) and
  * the mapping to `TokenVerifierOptions`. Does not load or validate files (config/ does, with ajv).
  */
-import type { Dispatcher } from 'undici';
 import { TOKEN_DEFAULTS } from './defaults.js';
-import type { TokenEvents, TokenVerifierOptions } from './index.js';
+import type { TokenVerifierOptions } from './index.js';
 
-export interface TokenConfig {
-  authorityHost: string;
-  metadataUrlTemplate?: { v1?: string; v2?: string };
-  allowedTenants: string[];
-  audiences: string[];
-  clockSkewSec: number;
-  cacheMaxEntries: number;
-  jwksRefreshIntervalMs: number;
-  unknownKidMinIntervalMs: number;
-  missingKeysRetryMs: number;
-  fetchTimeoutMs: number;
-}
+/** The configured part of the verifier's options (defaults applied); the rest is supplied at run time. */
+export type TokenConfig = Omit<TokenVerifierOptions, RuntimeOnly | 'missingKeysRetryMs'> & { missingKeysRetryMs: number };
+type RuntimeOnly = 'dispatcher' | 'events' | 'now';
 
 const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const HTTPS_PATTERN = '^https://';
@@ -95,7 +85,7 @@ export const tokenConfigSchema = {
 /** Builds verifier options from a validated (defaults applied) config slice plus runtime-only parts. */
 export function toVerifierOptions(
   config: TokenConfig,
-  runtime: { dispatcher?: Dispatcher; events?: TokenEvents; now?: () => number } = {},
+  runtime: Pick<TokenVerifierOptions, RuntimeOnly> = {},
 ): TokenVerifierOptions {
   return {
     authorityHost: config.authorityHost,
