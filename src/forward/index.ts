@@ -142,7 +142,6 @@ class UpstreamCall implements Dispatcher.DispatchHandler, ForwardCall, UpstreamB
   #limiter: ByteLimit | undefined;
   #aborted = false;
   #started = false;
-  #failed = false;
   #chunks: Buffer[] = [];
   #size = 0;
   #ended = false;
@@ -157,7 +156,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, ForwardCall, UpstreamB
   }
 
   abort(): void {
-    if (this.#aborted || this.#ended || this.#failed) return;
+    if (this.#aborted || this.#ended || this.#error) return;
     this.#aborted = true;
     // Before undici hands over its controller the call is still queued: onRequestStart aborts it then.
     this.#controller?.abort(new undiciErrors.RequestAbortedError());
@@ -194,13 +193,12 @@ class UpstreamCall implements Dispatcher.DispatchHandler, ForwardCall, UpstreamB
   }
 
   onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
-    this.#failed = true;
+    this.#error = err;
     this.#limiter?.destroy();
     if (!this.#started) {
       this.#settle(classifyUpstreamError(err));
       return;
     }
-    this.#error = err;
     if (this.#stream) this.#stream.destroy(err);
     else this.#wake(null);
   }
