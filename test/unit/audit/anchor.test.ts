@@ -1,47 +1,17 @@
 // The head anchor is refreshed at most every headIntervalMs (and on close), never naming a record that
 // is not durable. Time is a fake clock + timer list driven by the test; anchor writes are awaited
 // through the log's headUpdated event, never by sleeping.
-import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtemp, rm, readFile, writeFile, open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { readFile, writeFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { createAuditLog, readHead, LOG_FILE } from '../../../src/audit/log.js';
-import type { AuditHead, AuditLog, AuditLogOptions, AuditTimers } from '../../../src/audit/log.js';
+import type { AuditHead, AuditLogOptions } from '../../../src/audit/log.js';
 import { verifyAuditLog } from '../../../src/audit/verify.js';
 import type { AuditEvent } from '../../../src/audit/event.js';
 import { GraphwardenError } from '../../../src/errors.js';
+import { FakeTimers, useTempLogs } from './support.js';
 
-const dirs: string[] = [];
-const logs: AuditLog[] = [];
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), 'gw-anchor-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(async () => {
-  for (const l of logs.splice(0)) await l.close();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-class FakeTimers implements AuditTimers {
-  t = 0;
-  pending: Array<{ at: number; fn: () => void }> = [];
-  now = (): number => this.t;
-  schedule = (fn: () => void, ms: number): (() => void) => {
-    const entry = { at: this.t + ms, fn };
-    this.pending.push(entry);
-    return () => {
-      this.pending = this.pending.filter((e) => e !== entry);
-    };
-  };
-  /** Moves the clock and runs the timers that fall due. */
-  advance(ms: number): void {
-    this.t += ms;
-    const due = this.pending.filter((e) => e.at <= this.t);
-    this.pending = this.pending.filter((e) => e.at > this.t);
-    for (const e of due) e.fn();
-  }
-}
+const { tmp, logs } = useTempLogs('gw-anchor-');
 
 const ev = (i: number): AuditEvent => ({ type: 'rules', v: 1, action: 'loaded', revision: `rev-${i}`, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() });
 

@@ -1,53 +1,19 @@
 // Group commit pacing (audit.commitIntervalMs): a quiet log writes at once; under load the next batch
 // starts no sooner than the interval after the previous one, so one durable write carries more records;
 // close() never waits out the interval. Time is a fake clock driven by the test, never a sleep.
-import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtemp, rm, open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { describe, it, expect } from 'vitest';
+import { open } from 'node:fs/promises';
 import { createAuditLog, readHead } from '../../../src/audit/log.js';
-import type { AuditLog, AuditTimers } from '../../../src/audit/log.js';
 import { verifyAuditLog } from '../../../src/audit/verify.js';
 import type { AuditEvent } from '../../../src/audit/event.js';
+import { FakeTimers, useTempLogs } from './support.js';
 
-const dirs: string[] = [];
-const logs: AuditLog[] = [];
-afterEach(async () => {
-  for (const l of logs.splice(0)) await l.close();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-class FakeTimers implements AuditTimers {
-  t = 0;
-  pending: Array<{ at: number; fn: () => void; keepAlive: boolean }> = [];
-  #waiters: Array<() => void> = [];
-  now = (): number => this.t;
-  schedule = (fn: () => void, ms: number, keepAlive?: boolean): (() => void) => {
-    const entry = { at: this.t + ms, fn, keepAlive: keepAlive === true };
-    this.pending.push(entry);
-    for (const w of this.#waiters.splice(0)) w();
-    return () => {
-      this.pending = this.pending.filter((e) => e !== entry);
-    };
-  };
-  /** Resolves once the log has something scheduled (at once if it has already). */
-  scheduled(): Promise<void> {
-    if (this.pending.length > 0) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-  advance(ms: number): void {
-    this.t += ms;
-    const due = this.pending.filter((e) => e.at <= this.t);
-    this.pending = this.pending.filter((e) => e.at > this.t);
-    for (const e of due) e.fn();
-  }
-}
+const { tmp, logs } = useTempLogs('gw-commit-');
 
 const ev = (i: number): AuditEvent => ({ type: 'rules', v: 1, action: 'loaded', revision: `rev-${i}`, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() });
 
 async function pacedLog(timers: FakeTimers, commitIntervalMs?: number) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'gw-commit-'));
-  dirs.push(dir);
+  const dir = await tmp();
   const writes: number[] = [];
   const log = await createAuditLog({
     dir,

@@ -1,6 +1,5 @@
-import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { createAuditLog, HEAD_FILE, LOG_FILE } from '../../../src/audit/log.js';
@@ -13,18 +12,9 @@ import { gatherFacts } from '../../../src/policy/inputs.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
 import { GraphwardenError } from '../../../src/errors.js';
 import { appPrincipal, delegatedPrincipal, operation, policyFrom, APP } from '../policy/helpers.js';
+import { useTempLogs } from './support.js';
 
-const dirs: string[] = [];
-const logs: AuditLog[] = [];
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), 'gw-audit-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(async () => {
-  for (const l of logs.splice(0)) await l.close();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+const { tmp, logs } = useTempLogs('gw-audit-');
 
 const policy = policyFrom('rules:\n  - id: watch\n    effect: alert\n    reasonCode: watched\n    reason: Watched.\n    when: {}\n');
 const view = createFixtureView({ agents: [{ appId: APP, permissions: ['Mail.Read'] }] });

@@ -1,15 +1,13 @@
 // The facts are serialised once on the request path (facts digest + audit record): the texts must be
 // exactly what the slower, obvious forms give, so records written before and after verify and replay alike.
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { buildDecisionEvent, buildDecisionRecord, decisionEventJson, serialiseFacts } from '../../../src/audit/event.js';
 import type { DecisionEventInput } from '../../../src/audit/event.js';
 import { createAuditLog, LOG_FILE, recordBody, recordBodyFromJson } from '../../../src/audit/log.js';
-import type { AuditLog } from '../../../src/audit/log.js';
 import { findDecision, verifyAuditLog } from '../../../src/audit/verify.js';
 import { decide, factsDigest, factsDigestOfJson } from '../../../src/decision/decide.js';
 import { createDecider } from '../../../src/decision/decider.js';
@@ -18,18 +16,9 @@ import { gatherFacts } from '../../../src/policy/inputs.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
 import { sha256Hex } from '../../../src/canonical.js';
 import { appPrincipal, delegatedPrincipal, operation, policyFrom, APP } from '../policy/helpers.js';
+import { useTempLogs } from './support.js';
 
-const dirs: string[] = [];
-const logs: AuditLog[] = [];
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), 'gw-audit-ser-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(async () => {
-  for (const l of logs.splice(0)) await l.close();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+const { tmp, logs } = useTempLogs('gw-audit-ser-');
 
 const policy = policyFrom('rules:\n  - id: watch\n    effect: alert\n    reasonCode: watched\n    reason: Watched.\n    when: { operation: { method: POST } }\n');
 const view = createFixtureView({
