@@ -118,6 +118,9 @@ export interface AuditTimers {
 export const DEFAULT_HEAD_INTERVAL_MS = 100;
 export const DEFAULT_COMMIT_INTERVAL_MS = 10;
 
+const INITIAL_BUFFER = 256 * 1024;
+const MAX_KEPT_BUFFER = 4 * 1024 * 1024;
+
 const realTimers: AuditTimers = {
   now: Date.now,
   schedule(fn, ms, keepAlive) {
@@ -216,6 +219,8 @@ class Log implements AuditLog {
   #batchAt = Number.NEGATIVE_INFINITY;
   #cancelCommitWait: (() => void) | undefined;
   #endCommitWait: (() => void) | undefined;
+  /** The batch being written, reused from batch to batch (batches are written one at a time). */
+  #buf = Buffer.allocUnsafe(INITIAL_BUFFER);
 
   constructor(fh: FileHandle, opts: AuditLogOptions, start: AuditHead, size: number, anchored: AuditHead | undefined, syncedWrites: boolean) {
     this.#fh = fh;
@@ -280,18 +285,24 @@ class Log implements AuditLog {
     let seq = this.#seq;
     let prev = this.#hash;
     const results: AppendResult[] = [];
-    let text = '';
+    // Lines go straight into one reused buffer: concatenating a batch into one string and converting
+    // it afresh made a large string and a large buffer per batch (and flattened every record's text a
+    // second time), which showed up as garbage-collection and copy time on the request path.
+    let used = 0;
     for (const p of batch) {
       seq += 1;
-      const body = recordBodyFromJson(seq, prev, p.json);
-      const hash = hashBody(prev, body);
-      text += `${recordLine(body, hash)}\n`;
+      // prevHash + body, flattened once by the digest; the line is the body without its closing brace
+      // (a slice of that flat text, not a copy) followed by the hash member.
+      const hashed = `${prev}${recordBodyFromJson(seq, prev, p.json)}`;
+      const hash = sha256Hex(hashed);
+      used = this.#put(hashed.slice(prev.length, -1), used);
+      used = this.#put(`,"hash":"${hash}"}\n`, used);
       results.push({ ok: true, seq, hash });
       prev = hash;
     }
-    const buf = Buffer.from(text, 'utf8');
+    const buf = this.#buf;
     try {
-      await this.#fh.write(buf, 0, buf.length, this.#size);
+      await this.#fh.write(buf, 0, used, this.#size);
       if (this.#opts.fsync !== false && !this.#syncedWrites) await this.#fh.datasync();
     } catch (e) {
       const error = `audit write failed: ${(e as Error).message}`;
@@ -303,7 +314,9 @@ class Log implements AuditLog {
       for (const p of batch) p.resolve({ ok: false, error });
       return;
     }
-    this.#size += buf.length;
+    this.#size += used;
+    // A burst can grow the buffer a lot; do not keep that much memory for the quiet times after it.
+    if (this.#buf.length > MAX_KEPT_BUFFER) this.#buf = Buffer.allocUnsafe(INITIAL_BUFFER);
     this.#seq = seq;
     this.#hash = prev;
     this.#lastError = undefined;
@@ -319,6 +332,18 @@ class Log implements AuditLog {
       }, wait);
     }
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+  }
+
+  /** Appends `text` (UTF-8) to the batch buffer at `at`, growing it when needed; returns the new end. */
+  #put(text: string, at: number): number {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes, so this much room always suffices.
+    const need = at + text.length * 3;
+    if (need > this.#buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.#buf.length * 2));
+      this.#buf.copy(grown, 0, 0, at);
+      this.#buf = grown;
+    }
+    return at + this.#buf.write(text, at);
   }
 
   /** Writes the anchor for the last durable record (called only from the writer loop, between batches). */

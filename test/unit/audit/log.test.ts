@@ -80,6 +80,26 @@ describe('hash-chained log', () => {
     expect(head.seq).toBe(26);
   });
 
+  it('writes a batch larger than its write buffer, with multi-byte text, byte for byte', async () => {
+    const dir = await tmp();
+    const log = await createAuditLog({ dir, failMode: 'closed', fsync: false });
+    logs.push(log);
+    // Rule events with long non-ASCII error texts (2-, 3- and 4-byte UTF-8), appended together so they
+    // share batches well past the buffer's first size.
+    const events: AuditEvent[] = Array.from({ length: 12 }, (_, i) => ({
+      type: 'rules',
+      v: 1,
+      action: 'reload-failed',
+      errors: [`${i}: ${'Zoë ✓ 𝔾raph '.repeat(6000)}`],
+      at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    }));
+    const results = await Promise.all(events.map((e) => log.append(e)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    const written = await lines(dir);
+    expect(written.map((l) => (JSON.parse(l) as { event: AuditEvent }).event)).toEqual(events);
+    expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 12, problems: [] });
+  });
+
   it('detects tampering: an edited record no longer matches its hash', async () => {
     const { dir } = await logWith(5);
     const ls = await lines(dir);
