@@ -4,7 +4,8 @@
  * global and per rule) and the approve fallback; does not own matching (policy/compile.ts) or responses.
  */
 import type { DecisionFacts } from '../policy/inputs.js';
-import type { CompiledPolicy, Effect, Mode } from '../policy/compile.js';
+import type { CompiledPolicy, CompiledRule, Effect, Mode } from '../policy/compile.js';
+import { shareJson } from '../policy/shared-json.js';
 import { sha256Hex } from '../canonical.js';
 import { PRECEDENCE } from './precedence.js';
 
@@ -76,6 +77,23 @@ export function factsDigestOfJson(digestJson: string): string {
   return `sha256:${sha256Hex(digestJson)}`;
 }
 
+// A rule's match entry is the same every time it matches (per shadow flag): built once, frozen and its
+// JSON text remembered (shareJson), so decisions share it and the audit record does not re-serialise it.
+const matchEntries = new WeakMap<CompiledRule, { enforce?: RuleMatch; shadow?: RuleMatch }>();
+function matchOf(rule: CompiledRule, shadow: boolean): RuleMatch {
+  let byMode = matchEntries.get(rule);
+  if (!byMode) matchEntries.set(rule, (byMode = {}));
+  const key = shadow ? 'shadow' : 'enforce';
+  return (byMode[key] ??= shareJson({
+    ruleId: rule.id,
+    effect: rule.effect,
+    reasonCode: rule.reasonCode,
+    reason: rule.reason,
+    controls: [...rule.controls],
+    shadow,
+  }));
+}
+
 export function decide(facts: DecisionFacts, policy: CompiledPolicy, options: DecideOptions): Decision {
   const globalShadow = policy.settings.mode === 'shadow';
   const matches: RuleMatch[] = [];
@@ -83,16 +101,12 @@ export function decide(facts: DecisionFacts, policy: CompiledPolicy, options: De
   let enforcedRule: RuleMatch | undefined;
   let anyEffect: Effect | undefined;
   let anyRule: RuleMatch | undefined;
-  for (const rule of policy.rules) {
-    if (!rule.match(facts)) continue;
-    const m: RuleMatch = {
-      ruleId: rule.id,
-      effect: rule.effect,
-      reasonCode: rule.reasonCode,
-      reason: rule.reason,
-      controls: rule.controls,
-      shadow: globalShadow || rule.mode === 'shadow',
-    };
+  // Only rules whose agent and operation selectors match can match (the policy's rule index).
+  const candidates = policy.candidates(facts);
+  for (let i = 0; i < candidates.length; i++) {
+    const rule = candidates[i]!;
+    if (!rule.matchRest(facts)) continue;
+    const m = matchOf(rule, globalShadow || rule.mode === 'shadow');
     matches.push(m);
     // Strictly stronger replaces, so the first rule (in file, then rule order) of the winning effect decides.
     if (anyEffect === undefined || PRECEDENCE[rule.effect] > PRECEDENCE[anyEffect]) {

@@ -11,6 +11,7 @@ import type { ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { DecisionFacts } from './inputs.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
+import { isShared } from './shared-json.js';
 
 export type Effect = 'allow' | 'alert' | 'block' | 'approve';
 export type Mode = 'enforce' | 'shadow';
@@ -45,6 +46,11 @@ export interface CompiledRule {
   controls: string[];
   mode: Mode;
   match(facts: DecisionFacts): boolean;
+  /**
+   * The rule's selectors over everything but the agent's and the operation's facts: for a rule that
+   * `candidates()` returned, `matchRest(facts)` is `match(facts)`.
+   */
+  matchRest(facts: DecisionFacts): boolean;
 }
 
 export interface CompiledPolicy {
@@ -54,6 +60,11 @@ export interface CompiledPolicy {
   rules: readonly CompiledRule[];
   controls: ReadonlyMap<string, Control>;
   sources: readonly RuleSource[];
+  /**
+   * The rules, in order, whose agent and operation selectors match these facts (the others cannot
+   * match). Answered once per shared agent and operation part and remembered (see ruleIndex).
+   */
+  candidates(facts: DecisionFacts): readonly CompiledRule[];
 }
 
 export type CompileResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] };
@@ -137,7 +148,11 @@ function globAny(patterns: StrList, where = 'glob', errors: string[] = []): Glob
     if ((g.match(/\*\*/g) ?? []).length > MAX_DOUBLE_STARS) errors.push(`${where}: '${g}' has more than ${MAX_DOUBLE_STARS} '**'`);
   }
   const res = list(patterns).map(globToRegExp);
-  const one = (v: string | undefined): boolean => v !== undefined && res.some((r) => r.test(v));
+  const one = (v: string | undefined): boolean => {
+    if (v === undefined) return false;
+    for (const r of res) if (r.test(v)) return true;
+    return false;
+  };
   const any = (values: readonly (string | undefined)[]): boolean => values.some(one);
   // Frozen lists cannot change, so the answer for one stays right (facts share the operation's lists).
   const byList = new WeakMap<readonly (string | undefined)[], boolean>();
@@ -263,26 +278,58 @@ function boolPred(v: unknown, get: (f: DecisionFacts) => boolean): Pred {
   return (f) => get(f) === want;
 }
 
-function compileCondition(c: Condition, where: string, errors: string[]): Pred {
+/**
+ * A condition compiled to the conjunction of its selectors, grouped by what they read: the agent's facts
+ * only, the operation's facts only, or anything else. Agent and operation facts are shared between calls
+ * (frozen parts, see shared-json.ts), so the first two groups can be answered once per shared part (the
+ * rule index below) instead of once per call.
+ */
+interface CompiledCondition {
+  agent: Pred[];
+  operation: Pred[];
+  other: Pred[];
+}
+
+function and(preds: readonly Pred[]): Pred {
+  if (preds.length === 0) return () => true;
+  if (preds.length === 1) return preds[0]!;
+  return (f) => {
+    for (const p of preds) if (!p(f)) return false;
+    return true;
+  };
+}
+
+const whole = (c: CompiledCondition): Pred => and([...c.agent, ...c.operation, ...c.other]);
+
+/** The group a combination (any/not) of sub-conditions belongs to: agent or operation when every sub reads only that, else other. */
+function groupOf(subs: readonly CompiledCondition[], agent: Pred[], operation: Pred[], other: Pred[]): Pred[] {
+  if (subs.every((s) => s.other.length === 0 && s.operation.length === 0)) return agent;
+  if (subs.every((s) => s.other.length === 0 && s.agent.length === 0)) return operation;
+  return other;
+}
+
+function compileCondition(c: Condition, where: string, errors: string[]): CompiledCondition {
+  const agentPreds: Pred[] = [];
+  const opPreds: Pred[] = [];
   const preds: Pred[] = [];
   const a = c.agent;
   if (a) {
     for (const [k, v] of Object.entries(a)) {
       switch (k) {
-        case 'appId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.appId)); break; }
-        case 'servicePrincipalId': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.servicePrincipalId)); break; }
+        case 'appId': { const m = exactAny(v as StrList, true); agentPreds.push((f) => m(f.agent.appId)); break; }
+        case 'servicePrincipalId': { const m = exactAny(v as StrList, true); agentPreds.push((f) => m(f.agent.servicePrincipalId)); break; }
         case 'displayName':
-        case 'servicePrincipalName': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m.one(f.agent.displayName)); break; }
-        case 'tags': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.tags.some(m)); break; }
-        case 'owners': { const m = exactAny(v as StrList, true); preds.push((f) => f.agent.owners.some((o) => m(o.id))); break; }
-        case 'hasOwners': preds.push(boolPred(v, (f) => f.agent.owners.length > 0)); break;
-        case 'kind': { const m = exactAny(v as StrList); preds.push((f) => m(f.agent.kind)); break; }
-        case 'user': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.userId)); break; }
-        case 'tenant': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.agent.tenantId)); break; }
-        case 'unknownToDirectory': preds.push(boolPred(v, (f) => !f.agent.knownToDirectory)); break;
-        case 'disabled': preds.push(boolPred(v, (f) => f.agent.disabled)); break;
-        case 'multiTenant': preds.push(boolPred(v, (f) => f.agent.multiTenant === true)); break;
-        case 'agentIdentity': preds.push(boolPred(v, (f) => f.agent.agentIdentity === true)); break;
+        case 'servicePrincipalName': { const m = globAny(v as StrList, `${where}.${k}`, errors); agentPreds.push((f) => m.one(f.agent.displayName)); break; }
+        case 'tags': { const m = exactAny(v as StrList, true); agentPreds.push((f) => f.agent.tags.some(m)); break; }
+        case 'owners': { const m = exactAny(v as StrList, true); agentPreds.push((f) => f.agent.owners.some((o) => m(o.id))); break; }
+        case 'hasOwners': agentPreds.push(boolPred(v, (f) => f.agent.owners.length > 0)); break;
+        case 'kind': { const m = exactAny(v as StrList); agentPreds.push((f) => m(f.agent.kind)); break; }
+        case 'user': { const m = exactAny(v as StrList, true); agentPreds.push((f) => m(f.agent.userId)); break; }
+        case 'tenant': { const m = exactAny(v as StrList, true); agentPreds.push((f) => m(f.agent.tenantId)); break; }
+        case 'unknownToDirectory': agentPreds.push(boolPred(v, (f) => !f.agent.knownToDirectory)); break;
+        case 'disabled': agentPreds.push(boolPred(v, (f) => f.agent.disabled)); break;
+        case 'multiTenant': agentPreds.push(boolPred(v, (f) => f.agent.multiTenant === true)); break;
+        case 'agentIdentity': agentPreds.push(boolPred(v, (f) => f.agent.agentIdentity === true)); break;
         default: errors.push(`${where}.agent: unknown selector '${k}'`);
       }
     }
@@ -291,17 +338,17 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
   if (o) {
     for (const [k, v] of Object.entries(o)) {
       switch (k) {
-        case 'method': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.operation.method)); break; }
-        case 'template': { const m = templateMatcher(globAny(v as StrList, `${where}.${k}`, errors)); preds.push((f) => m(f.operation.template)); break; }
-        case 'path': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m.one(stripVersion(f.operation.path))); break; }
-        case 'action': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.action)); break; }
-        case 'permission': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.operation.needs)); break; }
-        case 'tier': { const m = exactAny(v as StrList); preds.push((f) => m(f.operation.tier)); break; }
-        case 'version': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.operation.version)); break; }
-        case 'unknown': preds.push(boolPred(v, (f) => !f.operation.known)); break;
-        case 'batch': preds.push(boolPred(v, (f) => f.operation.isBatch)); break;
-        case 'select': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.operation.select)); break; }
-        case 'expand': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.operation.expand)); break; }
+        case 'method': { const m = exactAny(v as StrList, true); opPreds.push((f) => m(f.operation.method)); break; }
+        case 'template': { const m = templateMatcher(globAny(v as StrList, `${where}.${k}`, errors)); opPreds.push((f) => m(f.operation.template)); break; }
+        case 'path': { const m = globAny(v as StrList, `${where}.${k}`, errors); opPreds.push((f) => m.one(stripVersion(f.operation.path))); break; }
+        case 'action': { const m = exactAny(v as StrList); opPreds.push((f) => m(f.operation.action)); break; }
+        case 'permission': { const m = globAny(v as StrList, `${where}.${k}`, errors); opPreds.push((f) => m(f.operation.needs)); break; }
+        case 'tier': { const m = exactAny(v as StrList); opPreds.push((f) => m(f.operation.tier)); break; }
+        case 'version': { const m = exactAny(v as StrList, true); opPreds.push((f) => m(f.operation.version)); break; }
+        case 'unknown': opPreds.push(boolPred(v, (f) => !f.operation.known)); break;
+        case 'batch': opPreds.push(boolPred(v, (f) => f.operation.isBatch)); break;
+        case 'select': { const m = globAny(v as StrList, `${where}.${k}`, errors); opPreds.push((f) => m(f.operation.select)); break; }
+        case 'expand': { const m = globAny(v as StrList, `${where}.${k}`, errors); opPreds.push((f) => m(f.operation.expand)); break; }
         default: errors.push(`${where}.operation: unknown selector '${k}'`);
       }
     }
@@ -350,7 +397,8 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
       const windows = (Array.isArray(ctx.time) ? ctx.time : [ctx.time]).map((w, i) => compileWindow(w, `${where}.context.time[${i}]`, errors));
       preds.push((f) => {
         const at = dateOf(f.at);
-        return windows.some((w) => w(at));
+        for (const w of windows) if (w(at)) return true;
+        return false;
       });
     }
     if (ctx.risk) {
@@ -367,23 +415,28 @@ function compileCondition(c: Condition, where: string, errors: string[]): Pred {
     }
   }
   if (c.all) {
-    const subs = c.all.map((s, i) => compileCondition(s, `${where}.all[${i}]`, errors));
-    preds.push((f) => subs.every((s) => s(f)));
+    c.all.forEach((s, i) => {
+      const sub = compileCondition(s, `${where}.all[${i}]`, errors);
+      agentPreds.push(...sub.agent);
+      opPreds.push(...sub.operation);
+      preds.push(...sub.other);
+    });
   }
   if (c.any) {
     const subs = c.any.map((s, i) => compileCondition(s, `${where}.any[${i}]`, errors));
-    preds.push((f) => subs.some((s) => s(f)));
+    const each = subs.map(whole);
+    // Loops rather than some(callback): these run for every call, and a callback per call is garbage.
+    groupOf(subs, agentPreds, opPreds, preds).push((f) => {
+      for (const s of each) if (s(f)) return true;
+      return false;
+    });
   }
   if (c.not) {
     const sub = compileCondition(c.not, `${where}.not`, errors);
-    preds.push((f) => !sub(f));
+    const p = whole(sub);
+    groupOf([sub], agentPreds, opPreds, preds).push((f) => !p(f));
   }
-  if (preds.length === 0) return () => true;
-  if (preds.length === 1) return preds[0]!;
-  return (f) => {
-    for (const p of preds) if (!p(f)) return false;
-    return true;
-  };
+  return { agent: agentPreds, operation: opPreds, other: preds };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,6 +457,55 @@ interface RawRule {
 interface RawFile {
   settings?: Partial<PolicySettings>;
   rules: RawRule[];
+}
+
+interface PartChecks {
+  agent: Pred;
+  operation: Pred;
+}
+
+/**
+ * The rule index: which rules' agent selectors pass for an agent part, and which rules' operation
+ * selectors pass for an operation part, each answered once per shared (frozen, see shared-json.ts) part
+ * and remembered, and the candidate list once per pair of them. Most rules name an agent, a template, a
+ * method or a tier, so a call is left with a few candidates instead of every rule. Parts that are not
+ * shared (e.g. facts parsed from an audit record on replay) are checked afresh, with the same checks.
+ */
+function ruleIndex(rules: readonly CompiledRule[], checks: readonly PartChecks[]): (facts: DecisionFacts) => readonly CompiledRule[] {
+  const masks = { agent: new WeakMap<object, Uint8Array>(), operation: new WeakMap<object, Uint8Array>() };
+  const pairs = new WeakMap<object, WeakMap<object, readonly CompiledRule[]>>();
+  const maskOf = (facts: DecisionFacts, part: 'agent' | 'operation'): Uint8Array | undefined => {
+    const key = facts[part];
+    if (!isShared(key)) return undefined;
+    let m = masks[part].get(key);
+    if (!m) {
+      m = Uint8Array.from(checks, (c) => (c[part](facts) ? 1 : 0));
+      masks[part].set(key, m);
+    }
+    return m;
+  };
+  const select = (facts: DecisionFacts, agent: Uint8Array | undefined, operation: Uint8Array | undefined): CompiledRule[] => {
+    const out: CompiledRule[] = [];
+    for (let i = 0; i < rules.length; i++) {
+      if (agent ? agent[i] === 0 : !checks[i]!.agent(facts)) continue;
+      if (operation ? operation[i] === 0 : !checks[i]!.operation(facts)) continue;
+      out.push(rules[i]!);
+    }
+    return out;
+  };
+  return (facts) => {
+    const agent = maskOf(facts, 'agent');
+    const operation = maskOf(facts, 'operation');
+    if (!agent || !operation) return select(facts, agent, operation);
+    let byOperation = pairs.get(facts.agent);
+    if (!byOperation) pairs.set(facts.agent, (byOperation = new WeakMap()));
+    let list = byOperation.get(facts.operation);
+    if (!list) {
+      list = Object.freeze(select(facts, agent, operation));
+      byOperation.set(facts.operation, list);
+    }
+    return list;
+  };
 }
 
 /** Parses controls.yaml (id → framework, ref, title); problems are pushed to `errors`. */
@@ -441,6 +543,7 @@ export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
   const settings: PolicySettings = { ...DEFAULT_SETTINGS };
   const settingFrom = new Map<string, string>();
   const rules: CompiledRule[] = [];
+  const checks: PartChecks[] = [];
   const ruleFrom = new Map<string, string>();
   const ruleFiles = sorted.filter((s) => s.name !== CONTROLS_FILE);
   if (ruleFiles.length === 0) errors.push('no rule files (*.yaml) found');
@@ -476,8 +579,9 @@ export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
       for (const c of r.controls ?? []) {
         if (!controls.has(c)) errors.push(`${where}: control '${c}' is not in ${CONTROLS_FILE}`);
       }
-      const match = compileCondition(r.when, `${where}.when`, errors);
+      const cond = compileCondition(r.when, `${where}.when`, errors);
       if (r.enabled === false) return;
+      checks.push({ agent: and(cond.agent), operation: and(cond.operation) });
       const rule: CompiledRule = {
         id: r.id,
         file: src.name,
@@ -486,7 +590,8 @@ export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
         reason: r.reason,
         controls: [...(r.controls ?? [])],
         mode: r.mode ?? 'enforce',
-        match,
+        match: whole(cond),
+        matchRest: and(cond.other),
       };
       if (r.description !== undefined) rule.description = r.description;
       rules.push(rule);
@@ -501,6 +606,7 @@ export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
       rules: Object.freeze(rules),
       controls,
       sources: Object.freeze(sorted.map((s) => ({ ...s }))),
+      candidates: ruleIndex(rules, checks),
     }),
   };
 }

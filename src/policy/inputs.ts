@@ -5,7 +5,7 @@
  * decision can be replayed without the directory or the token.
  */
 import type { Principal } from '../identity/principal.js';
-import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldRole, Provenance } from '../directory/view.js';
+import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldPermission, HeldRole, Provenance } from '../directory/view.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import { shareJson } from './shared-json.js';
 
@@ -226,11 +226,26 @@ export function claimsDigest(principal: Principal): string {
 // Graph permission names are case-insensitive in practice (the map mixes case, §1.4), so compare folded.
 const fold = (s: string): string => s.toLowerCase();
 
+// The permissions held, by folded name: effective answers are cached by the directory view (per
+// principal, until the next schedule boundary), so folding each one's names once saves a scan of the
+// whole map for every permission a call could use that the agent does not hold under that exact case.
+const foldedGraphs = new WeakMap<EffectivePermissions['graph'], Map<string, HeldPermission>>();
+function heldByName(effective: EffectivePermissions, permission: string): HeldPermission | undefined {
+  const direct = effective.graph.get(permission);
+  if (direct) return direct;
+  let folded = foldedGraphs.get(effective.graph);
+  if (!folded) {
+    folded = new Map();
+    for (const [name, h] of effective.graph) if (!folded.has(fold(name))) folded.set(fold(name), h);
+    foldedGraphs.set(effective.graph, folded);
+  }
+  return folded.get(fold(permission));
+}
+
 function heldIn(effective: EffectivePermissions | undefined, scheme: 'Application' | 'DelegatedWork', permission: string, targetId?: string): boolean {
   // A disabled principal holds nothing (directory contract: EffectivePermissions.disabled).
   if (!effective || effective.disabled === true) return false;
-  let h = effective.graph.get(permission);
-  if (!h) for (const [name, x] of effective.graph) if (fold(name) === fold(permission)) h = x;
+  const h = heldByName(effective, permission);
   if (!h || h.scheme !== scheme) return false;
   // Limited to objects the user owns: it authorises a call on one object only if that object is one of them.
   const limited = h.limitedTo;
@@ -239,11 +254,7 @@ function heldIn(effective: EffectivePermissions | undefined, scheme: 'Applicatio
 }
 
 function heldEntry(effective: EffectivePermissions | undefined, permission: string): Provenance[] {
-  if (!effective) return [];
-  const direct = effective.graph.get(permission);
-  if (direct) return direct.via;
-  for (const [name, h] of effective.graph) if (fold(name) === fold(permission)) return h.via;
-  return [];
+  return (effective && heldByName(effective, permission)?.via) ?? [];
 }
 
 // Facts parts that repeat from call to call are built once and shared (frozen, their JSON text

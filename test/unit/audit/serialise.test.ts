@@ -20,7 +20,11 @@ import { useTempLogs } from './support.js';
 
 const { tmp, logs } = useTempLogs('gw-audit-ser-');
 
-const policy = policyFrom('rules:\n  - id: watch\n    effect: alert\n    reasonCode: watched\n    reason: Watched.\n    when: { operation: { method: POST } }\n');
+// Two matches for a POST, one of them in shadow mode with a reason that needs escaping.
+const policy = policyFrom(
+  'rules:\n  - id: watch\n    effect: alert\n    reasonCode: watched\n    reason: Watched.\n    when: { operation: { method: POST } }\n' +
+    '  - id: shadowed\n    effect: block\n    mode: shadow\n    reasonCode: shadowed\n    reason: "Shadowed \\"quote\\" \\u2028 Zoë."\n    when: { operation: { method: POST } }\n',
+);
 const view = createFixtureView({
   agents: [{ appId: APP, permissions: ['Mail.Read'], tags: ['mailbox-reader'], owners: [{ id: 'owner-1' }], eligibleRoles: [{ displayName: 'Global Administrator', privileged: true }] }],
   objects: [{ id: 'user-2', type: 'user', displayName: 'Zoë “Quotes” \\ Backslash' }],
@@ -58,6 +62,8 @@ describe('decisionEventJson / buildDecisionRecord', () => {
   it('is byte-identical to JSON.stringify(event), with and without the optional members', () => {
     const facts = factsFor(delegatedPrincipal(), operation({ method: 'POST', action: 'create' }));
     const decision = decide(facts, policy, { decisionId: 'dec-1' });
+    expect(decision.matches.map((m) => [m.ruleId, m.shadow])).toEqual([['watch', false], ['shadowed', true]]);
+    expect(decision.wouldBe).toBe('block');
     const inputs: DecisionEventInput[] = [
       { facts, decision },
       { facts, decision, requestId: 'req-"1"', clientRequestId: 'c\u2028r', batchItemId: '3', decisionMicros: 12, token: 'tok', body: '{"a":1}' },

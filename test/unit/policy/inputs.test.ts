@@ -40,6 +40,15 @@ describe('gatherFacts', () => {
     expect(f.agent.owners[0]!.id).toBe('owner-1');
   });
 
+  it('permission names match whatever their case (the map and tokens mix it), with the grant’s provenance', () => {
+    const f = gatherFacts(appPrincipal({ roles: ['mail.read'] }), operation({ needs: ['MAIL.READ'] }), view, { now });
+    expect(f.permissions.held).toBe(true);
+    expect(f.permissions.inToken).toBe(true);
+    expect(f.permissions.revokedInToken).toEqual([]);
+    expect(f.permissions.used).toBe('MAIL.READ');
+    expect(f.permissions.usedVia.map((p) => p.id)).toEqual(['ara-1']);
+  });
+
   it('a permission in the token but revoked in the directory is not held', () => {
     const f = gatherFacts(appPrincipal({ roles: ['Mail.ReadWrite'] }), operation({ needs: ['Mail.ReadWrite'] }), view, { now });
     expect(f.permissions.held).toBe(false);

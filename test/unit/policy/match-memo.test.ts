@@ -2,11 +2,12 @@
 // decision time): decisions on shared facts must equal decisions on the same facts as plain data, in any
 // order of calls.
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import { decide } from '../../../src/decision/decide.js';
 import { gatherFacts } from '../../../src/policy/inputs.js';
 import type { DecisionFacts } from '../../../src/policy/inputs.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
-import { appPrincipal, operation, policyFrom, APP } from './helpers.js';
+import { appPrincipal, delegatedPrincipal, operation, policyFrom, APP } from './helpers.js';
 
 const policy = policyFrom(`rules:
   - id: mail-perm
@@ -68,5 +69,70 @@ describe('remembered rule matching', () => {
     expect(summary(mon).matches).toEqual(['mail-perm', 'users-template', 'office-hours']);
     const sat = gatherFacts(principal, ops[3]!, view, { now: times[1]! });
     expect(summary(sat).matches).toEqual(['select-secret', 'path-beta']);
+  });
+});
+
+// The rule index answers agent and operation selectors once per shared part: whatever the rules (nested
+// all/any/not mixing parts), the rules that match must be exactly those whose whole condition matches.
+describe('rule index', () => {
+  const agentSel = fc.constantFrom<Record<string, unknown>>({ appId: APP }, { appId: 'bbbbbbbb-0000-0000-0000-000000000002' }, { kind: 'app' }, { kind: 'delegated' }, { unknownToDirectory: true });
+  const opSel = fc.constantFrom<Record<string, unknown>>({ method: 'GET' }, { method: ['POST', 'PATCH'] }, { template: '/users/**' }, { tier: 'user-data' }, { permission: 'Mail.*' }, { select: 'secret*' });
+  const otherSel = fc.constantFrom<Record<string, unknown>>({ target: { type: 'user' } }, { permissions: { held: true } }, { permissions: { held: false } }, { context: { time: { timezone: 'UTC', days: ['mon'] } } });
+  const leaf = fc.oneof(agentSel.map((agent) => ({ agent })), opSel.map((operation) => ({ operation })), otherSel);
+  const cond: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ c: Record<string, unknown> }>((tie) => ({
+    c: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf,
+      fc.tuple(leaf, leaf).map(([a, b]) => ({ ...a, ...b })),
+      fc.array(tie('c'), { minLength: 1, maxLength: 3 }).map((all) => ({ all })),
+      fc.array(tie('c'), { minLength: 1, maxLength: 3 }).map((any) => ({ any })),
+      tie('c').map((not) => ({ not })),
+    ),
+  })).c;
+  const rules = fc.array(fc.tuple(cond, fc.constantFrom('allow', 'alert', 'block', 'approve')), { minLength: 1, maxLength: 12 });
+
+  const principals = [appPrincipal({ roles: ['Mail.Read', 'User.Read.All'] }), appPrincipal({ appId: 'bbbbbbbb-0000-0000-0000-000000000002' }), delegatedPrincipal()];
+  const ops = [
+    operation(),
+    operation({ needs: ['User.Read.All'], template: '/users', path: '/users' }),
+    operation({ needs: ['Group.ReadWrite.All'], template: '/groups/{id}', path: '/groups/g1', method: 'PATCH', action: 'update', tier: 'management-plane', target: { type: 'group', id: 'g1' } }),
+    operation({ needs: ['Mail.Read'], related: { select: ['secretSauce'], expand: [] } }),
+  ];
+  // As the classifier hands out remembered operations: frozen, so their facts are shared parts.
+  const frozenOps = ops.map((o) => Object.freeze({ ...o, related: Object.freeze({ ...o.related }) }));
+  const times = [new Date('2026-01-05T10:00:00Z'), new Date('2026-01-10T23:00:00Z')];
+
+  it('selects exactly the rules whose whole condition matches, for shared and plain facts alike', () => {
+    fc.assert(
+      fc.property(rules, fc.array(fc.tuple(fc.nat(2), fc.nat(3), fc.nat(1), fc.boolean()), { minLength: 1, maxLength: 12 }), (rs, calls) => {
+        const doc = { rules: rs.map(([when, effect], i) => ({ id: `r${i}`, effect, reasonCode: `r${i}`, reason: 'R.', when })) };
+        const p = policyFrom(JSON.stringify(doc));
+        for (const [pi, oi, ti, frozenOp] of calls) {
+          const facts0 = gatherFacts(principals[pi]!, frozenOp ? frozenOps[oi]! : ops[oi]!, view, { now: times[ti]! });
+          for (const facts of [facts0, plain(facts0)]) {
+            const expected = p.rules.filter((r) => r.match(facts)).map((r) => r.id);
+            expect(p.candidates(facts).filter((r) => r.matchRest(facts)).map((r) => r.id)).toEqual(expected);
+            expect(decide(facts, p, { decisionId: 'd' }).matches.map((m) => m.ruleId)).toEqual(expected);
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('leaves a call with only the rules naming its agent and operation', () => {
+    const p = policyFrom(`rules:
+  - { id: other-app, effect: block, reasonCode: other-app, reason: R., when: { agent: { appId: bbbbbbbb-0000-0000-0000-000000000002 } } }
+  - { id: writes, effect: alert, reasonCode: writes, reason: R., when: { operation: { method: [POST, PATCH] } } }
+  - { id: mine-reads, effect: alert, reasonCode: mine-reads, reason: R., when: { agent: { appId: ${APP} }, operation: { method: GET }, target: { type: user } } }
+`);
+    const facts = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[0]! });
+    expect(p.candidates(facts).map((r) => r.id)).toEqual(['mine-reads']);
+    expect(p.candidates(plain(facts)).map((r) => r.id)).toEqual(['mine-reads']);
+    // Remembered for the pair of shared parts: the same list object the next time.
+    const again = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[1]! });
+    expect(again.agent).toBe(facts.agent);
+    expect(again.operation).toBe(facts.operation);
+    expect(p.candidates(again)).toBe(p.candidates(facts));
   });
 });
