@@ -42,7 +42,7 @@ export function createHoldPort(deps: { approvals: ApprovalService; waitMs: numbe
           operation: { method: input.method, ...(operation.template ? { template: operation.template } : {}), summary: `${input.method} /${operation.version}${operation.path}` },
           waitMs: deps.waitMs,
         },
-        input.signal,
+        input.abortSignal(),
       );
       const crid = input.headers['client-request-id'];
       const answer = holdAnswer(held, outcome.decision.id, new Date(deps.now()), typeof crid === 'string' ? crid : undefined);
