@@ -271,6 +271,34 @@ const agentsByView = new WeakMap<DirectoryView, WeakMap<Principal, { info: Agent
 
 type AgentInfo = ReturnType<DirectoryView['agent']>;
 
+// The parts of the permission facts that come from the effective answer alone (its roles, the names it
+// holds, a grant's provenance) are shared too: the directory view caches that answer per principal until
+// its next schedule boundary, so these are built, sorted and serialised once per answer, not per call.
+const NONE: never[] = shareJson([]);
+const roleFactsByList = new WeakMap<readonly HeldRole[], RoleFact[]>();
+const holdsByGraph = new WeakMap<EffectivePermissions['graph'], string[]>();
+const provenanceByList = new WeakMap<readonly Provenance[], ProvenanceFact[]>();
+
+function roleFactsOf(roles: readonly HeldRole[] | undefined): RoleFact[] {
+  if (!roles || roles.length === 0) return NONE;
+  let f = roleFactsByList.get(roles);
+  if (!f) roleFactsByList.set(roles, (f = shareJson(roles.map(roleFact))));
+  return f;
+}
+
+function holdsOf(graph: EffectivePermissions['graph']): string[] {
+  let h = holdsByGraph.get(graph);
+  if (!h) holdsByGraph.set(graph, (h = shareJson([...graph.keys()].sort())));
+  return h;
+}
+
+function provenanceOf(via: readonly Provenance[]): ProvenanceFact[] {
+  if (via.length === 0) return NONE;
+  let f = provenanceByList.get(via);
+  if (!f) provenanceByList.set(via, (f = shareJson(provenance(via))));
+  return f;
+}
+
 function tokenFoldedSet(principal: Principal): Set<string> {
   let set = tokenFoldedSets.get(principal);
   if (!set) {
@@ -473,8 +501,8 @@ export function gatherFacts(
   const isCaller =
     viaMe || (targetId !== undefined && (targetId === principal.userId || (primary !== undefined && callerOwnApp)));
 
-  const activeRoles = (effective?.activeRoles ?? []).map(roleFact);
-  const eligibleRoles = (effective?.eligibleRoles ?? []).map(roleFact);
+  const activeRoles = roleFactsOf(effective?.activeRoles);
+  const eligibleRoles = roleFactsOf(effective?.eligibleRoles);
 
   const target: DecisionFacts['target'] = {
     type: operation.target.type,
@@ -505,9 +533,9 @@ export function gatherFacts(
       revokedInToken,
       withheld,
       ...(used !== undefined ? { used } : {}),
-      usedVia: used !== undefined ? provenance(heldEntry(effective, used)) : [],
+      usedVia: used !== undefined ? provenanceOf(heldEntry(effective, used)) : NONE,
       firstUse,
-      holds: effective ? [...effective.graph.keys()].sort() : [],
+      holds: effective ? holdsOf(effective.graph) : NONE,
       activeRoles,
       eligibleRoles,
       latentPrivilege: eligibleRoles.length > 0,

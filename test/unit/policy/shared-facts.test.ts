@@ -32,6 +32,28 @@ describe('shared facts parts', () => {
     }
   });
 
+  it('share the parts built from one effective answer (roles, names held, provenance) and follow a new answer', () => {
+    // As the directory's view does: the same answer object until something changes (e.g. a PIM window ends).
+    let answer: EffectivePermissions | undefined;
+    const cached: DirectoryView = { ...view1, effective: (p) => (answer ??= view1.effective(p)) };
+    const principal = appPrincipal();
+    const op = operation();
+    const first = gatherFacts(principal, op, cached, { now });
+    const second = gatherFacts(principal, op, cached, { now });
+    expect(second.permissions.holds).toBe(first.permissions.holds);
+    expect(second.permissions.eligibleRoles).toBe(first.permissions.eligibleRoles);
+    expect(second.permissions.usedVia).toBe(first.permissions.usedVia);
+    expect(Object.isFrozen(first.permissions.eligibleRoles[0])).toBe(true);
+    expect(first.permissions.eligibleRoles.map((r) => r.displayName)).toEqual(['Global Administrator']);
+    // A new answer: the role is no longer eligible, and the facts say so.
+    answer = { ...view1.effective(principal)!, eligibleRoles: [] };
+    const third = gatherFacts(principal, op, cached, { now });
+    expect(third.permissions.eligibleRoles).toEqual([]);
+    expect(third.permissions.latentPrivilege).toBe(false);
+    expect(third.permissions.holds).toEqual(first.permissions.holds);
+    for (const f of [first, second, third]) expect(serialiseFacts(f).record).toBe(JSON.stringify(f));
+  });
+
   it('follow the view: a new snapshot gives the new agent record and snapshot id', () => {
     const principal = appPrincipal();
     const a = gatherFacts(principal, operation(), view1, { now });
