@@ -2,6 +2,7 @@
 // no token checks, no rewriting). Run as a child of bench/run.mjs, which reads its CPU time over IPC.
 import http from 'node:http';
 import { Pool } from 'undici';
+import { usage } from './usage.mjs';
 
 const upstream = process.env.BENCH_UPSTREAM;
 const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
@@ -24,6 +25,6 @@ const server = http.createServer(async (req, res) => {
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', url: `http://127.0.0.1:${server.address().port}` }));
 process.on('message', (m) => {
-  if (m === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
+  if (m === 'cpu') process.send({ type: 'cpu', usage: usage() });
   if (m === 'stop') server.close(() => pool.close().then(() => process.exit(0)));
 });

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmulator } from '../dist/emulator/index.js';
+import { usage } from './usage.mjs';
 
 const dir = process.env.BENCH_PKI;
 const emu = await startEmulator({
@@ -16,6 +17,6 @@ const connector = tenant.agents['graphwarden-connector'];
 const token = await emu.issueToken({ tenantId: tenant.id, appId: agent.appId, kind: 'app', lifetimeSec: 3600 });
 process.send({ type: 'ready', url: emu.url, tenantId: tenant.id, token, connector: { appId: connector.appId, secret: connector.clientSecret } });
 process.on('message', (m) => {
-  if (m === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
+  if (m === 'cpu') process.send({ type: 'cpu', usage: usage() });
   if (m === 'stop') emu.close().then(() => process.exit(0));
 });

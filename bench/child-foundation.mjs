@@ -11,6 +11,7 @@ import { listen } from '../dist/server/listen.js';
 import { createMetrics } from '../dist/metrics/index.js';
 import { createLogger } from '../dist/log.js';
 import { parseConfig } from '../dist/config/load.js';
+import { usage } from './usage.mjs';
 
 const dir = process.env.BENCH_PKI;
 const cfg = parseConfig({ identity: { authorityHost: process.env.BENCH_UPSTREAM, allowedTenants: [process.env.BENCH_TENANT] } }, 'bench', dir);
@@ -24,6 +25,6 @@ const handler = createProxyHandler({
 const l = await listen({ host: '127.0.0.1', port: 0 }, handler);
 process.send({ type: 'ready', url: l.url });
 process.on('message', (m) => {
-  if (m === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
+  if (m === 'cpu') process.send({ type: 'cpu', usage: usage() });
   if (m === 'stop') l.close(0).then(() => forwarder.close()).then(() => process.exit(0));
 });

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { parseConfig } from '../dist/config/load.js';
 import { createApp } from '../dist/app.js';
 import { createLogger } from '../dist/log.js';
+import { usage } from './usage.mjs';
 
 const dir = process.env.BENCH_PKI;
 const upstream = process.env.BENCH_UPSTREAM;
@@ -67,7 +68,7 @@ function lastDecision() {
 }
 
 process.on('message', (m) => {
-  if (m === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
+  if (m === 'cpu') process.send({ type: 'cpu', usage: usage() });
   if (m === 'stop')
     app.stop().then(() => {
       const d = lastDecision();

@@ -39,7 +39,7 @@ function start(script, env) {
   });
   const cpu = () =>
     new Promise((resolve) => {
-      child.once('message', (m) => resolve(m.usage.user + m.usage.system));
+      child.once('message', (m) => resolve(m.usage));
       child.send('cpu');
     });
   const stop = () => new Promise((resolve) => { child.once('exit', resolve); child.send('stop'); });
@@ -77,14 +77,15 @@ for (let round = 0; round < ROUNDS; round++) {
     const after = await t.proc.cpu();
     const total = r.requests.total ?? r.requests.sent;
     if (r.non2xx > 0 || r.errors > 0) console.error(`warning: ${t.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    rows.get(t.name).push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUsPerReq: (after - before) / Math.max(1, total), total });
+    const n = Math.max(1, total);
+    rows.get(t.name).push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUsPerReq: (after.cpuMicros - before.cpuMicros) / n, gcUsPerReq: (after.gcMicros - before.gcMicros) / n, total });
   }
 }
 
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const summary = targets.map((t) => {
   const rs = rows.get(t.name);
-  return { name: t.name, rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUsPerReq: med(rs.map((r) => r.cpuUsPerReq)) };
+  return { name: t.name, rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUsPerReq: med(rs.map((r) => r.cpuUsPerReq)), gcUsPerReq: med(rs.map((r) => r.gcUsPerReq)) };
 });
 const [direct, baseline, foundation, warden] = summary;
 // Ratios are taken per round (the pass-through and graphwarden measured minutes apart at most, under the
@@ -99,8 +100,8 @@ const spread = (xs) => `rounds ${xs.map((x) => x.toFixed(2)).join(', ')}`;
 
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`\nnode ${process.version}, ${os.cpus().length} cores, ${CONNECTIONS} connections, ${DURATION}s x ${ROUNDS} rounds, GET ${reqPath}\n`);
-console.log(pad('target', 26) + pad('req/s', 10) + pad('p50 ms', 9) + pad('p99 ms', 9) + 'CPU µs/req (server process)');
-for (const s of summary) console.log(pad(s.name, 26) + pad(Math.round(s.rps), 10) + pad(s.p50, 9) + pad(s.p99, 9) + Math.round(s.cpuUsPerReq));
+console.log(pad('target', 26) + pad('req/s', 10) + pad('p50 ms', 9) + pad('p99 ms', 9) + pad('CPU µs/req', 12) + 'of which GC (server process)');
+for (const s of summary) console.log(pad(s.name, 26) + pad(Math.round(s.rps), 10) + pad(s.p50, 9) + pad(s.p99, 9) + pad(Math.round(s.cpuUsPerReq), 12) + s.gcUsPerReq.toFixed(1));
 console.log(`\nCPU per request vs the pass-through (same run):`);
 console.log(`  foundation (token check + forward):        ${ratioFoundation.toFixed(2)}x (target ≤ ${TARGET_FOUNDATION}x) ${ratioFoundation <= TARGET_FOUNDATION ? 'OK' : 'OVER TARGET'}  [${spread(foundationRatios)}]`);
 console.log(`  full pipeline, allow path (+ classify, directory, policy, audit): ${ratio.toFixed(2)}x (target ≤ ${TARGET_FULL}x) ${ratio <= TARGET_FULL ? 'OK' : 'OVER TARGET'}  [${spread(fullRatios)}]`);
