@@ -467,9 +467,9 @@ interface PartChecks {
 /**
  * The rule index: which rules' agent selectors pass for an agent part, and which rules' operation
  * selectors pass for an operation part, each answered once per shared (frozen, see shared-json.ts) part
- * and remembered, and the candidate list once per pair of them. Most rules name an agent, a template, a
- * method or a tier, so a call is left with a few candidates instead of every rule. Parts that are not
- * shared (e.g. facts parsed from an audit record on replay) are checked afresh, with the same checks.
+ * and remembered, and the candidate list once per pair of them: a call evaluates the rest of the rules
+ * that name its agent and operation (or name neither), not every rule. Parts that are not shared (e.g.
+ * facts parsed from an audit record on replay) are checked afresh, with the same checks.
  */
 function ruleIndex(rules: readonly CompiledRule[], checks: readonly PartChecks[]): (facts: DecisionFacts) => readonly CompiledRule[] {
   const masks = { agent: new WeakMap<object, Uint8Array>(), operation: new WeakMap<object, Uint8Array>() };
