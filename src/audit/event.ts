@@ -142,7 +142,7 @@ function agentForDigest(agent: DecisionFacts['agent']): DecisionFacts['agent'] {
  * equality; replay and `explain` only need the text to parse back to the event.
  */
 export function decisionEventJson(ev: DecisionEventV1, factsRecordJson: string): string {
-  let text = `{"type":"decision","v":1,"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${jsonWithShared(ev.decision, 2)},"facts":${factsRecordJson}`;
+  let text = `{"type":"decision","v":1,"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${JSON.stringify(ev.decision)},"facts":${factsRecordJson}`;
   if (ev.requestId !== undefined) text += `,"requestId":${JSON.stringify(ev.requestId)}`;
   if (ev.clientRequestId !== undefined) text += `,"clientRequestId":${JSON.stringify(ev.clientRequestId)}`;
   if (ev.batchItemId !== undefined) text += `,"batchItemId":${JSON.stringify(ev.batchItemId)}`;
