@@ -97,7 +97,8 @@ export function createDecider(opts: DeciderOptions): Decider {
         shadow: decision.wouldBe !== undefined,
         ...(decision.wouldBe !== undefined ? { wouldBe: decision.wouldBe } : {}),
       });
-      if (opts.usage && decision.enforced !== 'block' && facts.permissions.used !== undefined) {
+      // firstUse false: the store already holds the pair (gatherFacts asked it), nothing to record.
+      if (opts.usage && decision.enforced !== 'block' && facts.permissions.used !== undefined && facts.permissions.firstUse !== false) {
         void opts.usage.record(agentKey(input.principal), facts.permissions.used);
       }
       const outcome: DecideOutcome = { facts, decision, event, sensitive: isSensitive(facts, decision) };
