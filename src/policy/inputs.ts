@@ -414,18 +414,18 @@ function agentUnder(view: DirectoryView | undefined, principal: Principal, effec
   return entry;
 }
 
-export function gatherFacts(
-  principal: Principal,
-  operation: OperationFacts,
-  view: DirectoryView | undefined,
-  context: FactsContext,
-): DecisionFacts {
+/** The target and permission facts: everything but the first-use answer comes from these inputs alone. */
+interface Derived {
+  target: DecisionFacts['target'];
+  /** The permission the call is counted against (what the usage store is asked about). */
+  used: string | undefined;
+  permissions(firstUse: boolean | null): DecisionFacts['permissions'];
+}
+
+function derive(principal: Principal, operation: OperationFacts, view: DirectoryView | undefined, effective: EffectivePermissions | undefined, info: AgentInfo | undefined): Derived {
   const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
   const req = operation.permissions[scheme];
   const tokenSet = tokenFoldedSet(principal);
-
-  const effective = view?.effective(principal);
-  const { info, agent } = agentUnder(view, principal, effective);
   const spId = principal.servicePrincipalId ?? info?.servicePrincipalId;
 
   // Held: only when the operation is known and the directory knows the principal; otherwise "cannot tell"
@@ -463,9 +463,6 @@ export function gatherFacts(
       ? carried.filter((p, i) => !withheldSet?.has(carriedFolded[i]!) && !heldIn(effective, scheme, p))
       : [];
   if (used === undefined && !effective) used = carried[0];
-
-  let firstUse: boolean | null = null;
-  if (context.usage && used !== undefined) firstUse = !context.usage.has(agentKey(principal), used);
 
   // Target: resolve the object and related ids through the directory (ids keep their case, §4.2).
   const relatedIds = operation.target.relatedIds ? [...operation.target.relatedIds] : [];
@@ -521,13 +518,9 @@ export function gatherFacts(
   if (operation.target.idKind !== undefined) target.idKind = operation.target.idKind;
 
   return {
-    v: 1,
-    at: context.now.toISOString(),
-    agent,
-    token: tokenFacts(principal),
-    operation: operationFacts(operation, scheme, req),
     target,
-    permissions: {
+    used,
+    permissions: (firstUse) => ({
       held,
       inToken,
       revokedInToken,
@@ -540,7 +533,69 @@ export function gatherFacts(
       eligibleRoles,
       latentPrivilege: eligibleRoles.length > 0,
       privilegedRoleActive: activeRoles.some((r) => r.privileged),
-    },
+    }),
+  };
+}
+
+// Derived facts are shared like the other parts when every input is one that cannot change: a frozen
+// (classifier-remembered) operation, the principal of a verified token, the view of one snapshot and the
+// effective answer the view caches for the principal (until its next schedule boundary, when the view
+// hands out a new answer and so a new key). Anything else is derived afresh.
+const NO_VIEW = {};
+const NO_ANSWER = {};
+const derivedMemo = new WeakMap<OperationFacts, WeakMap<Principal, WeakMap<object, WeakMap<object, Derived>>>>();
+
+function derivedFor(principal: Principal, operation: OperationFacts, view: DirectoryView | undefined, effective: EffectivePermissions | undefined, info: AgentInfo | undefined): Derived {
+  if (!Object.isFrozen(operation) || !Object.isFrozen(operation.target) || !Object.isFrozen(operation.related)) return derive(principal, operation, view, effective, info);
+  let byPrincipal = derivedMemo.get(operation);
+  if (!byPrincipal) derivedMemo.set(operation, (byPrincipal = new WeakMap()));
+  let byView = byPrincipal.get(principal);
+  if (!byView) byPrincipal.set(principal, (byView = new WeakMap()));
+  const viewKey = view ?? NO_VIEW;
+  let byAnswer = byView.get(viewKey);
+  if (!byAnswer) byView.set(viewKey, (byAnswer = new WeakMap()));
+  const answerKey = effective ?? NO_ANSWER;
+  let d = byAnswer.get(answerKey);
+  if (!d) {
+    const fresh = derive(principal, operation, view, effective, info);
+    const variants = new Map<boolean | null, DecisionFacts['permissions']>();
+    d = {
+      target: shareJson(fresh.target),
+      used: fresh.used,
+      permissions(firstUse) {
+        let p = variants.get(firstUse);
+        if (!p) variants.set(firstUse, (p = shareJson(fresh.permissions(firstUse))));
+        return p;
+      },
+    };
+    byAnswer.set(answerKey, d);
+  }
+  return d;
+}
+
+export function gatherFacts(
+  principal: Principal,
+  operation: OperationFacts,
+  view: DirectoryView | undefined,
+  context: FactsContext,
+): DecisionFacts {
+  const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
+  const req = operation.permissions[scheme];
+  const effective = view?.effective(principal);
+  const { info, agent } = agentUnder(view, principal, effective);
+  const d = derivedFor(principal, operation, view, effective, info);
+
+  let firstUse: boolean | null = null;
+  if (context.usage && d.used !== undefined) firstUse = !context.usage.has(agentKey(principal), d.used);
+
+  return {
+    v: 1,
+    at: context.now.toISOString(),
+    agent,
+    token: tokenFacts(principal),
+    operation: operationFacts(operation, scheme, req),
+    target: d.target,
+    permissions: d.permissions(firstUse),
     directory: view ? directoryFacts(view) : null,
     risk: context.risk ? { score: context.risk.score, flags: [...context.risk.flags] } : null,
   };

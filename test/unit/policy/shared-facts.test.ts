@@ -9,6 +9,7 @@ import { createFixtureView } from '../../../src/policy/fixture-view.js';
 import { jsonWithShared, shareJson } from '../../../src/policy/shared-json.js';
 import { serialiseFacts } from '../../../src/audit/event.js';
 import { appPrincipal, delegatedPrincipal, operation, APP } from './helpers.js';
+import type { Principal } from '../../../src/identity/principal.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const agentSpec = { appId: APP, servicePrincipalId: 'sp-1', displayName: 'Mail agent', tags: ['t-1'], owners: [{ id: 'owner-1', displayName: 'Ada' }], permissions: ['Mail.Read'], eligibleRoles: [{ displayName: 'Global Administrator', privileged: true }] };
@@ -52,6 +53,51 @@ describe('shared facts parts', () => {
     expect(third.permissions.latentPrivilege).toBe(false);
     expect(third.permissions.holds).toEqual(first.permissions.holds);
     for (const f of [first, second, third]) expect(serialiseFacts(f).record).toBe(JSON.stringify(f));
+  });
+
+  it('share the target and permission facts of a frozen operation, and follow every input they come from', () => {
+    const answers = new Map<DirectoryView, EffectivePermissions | undefined>();
+    let revoked = false;
+    // Views that cache their answers as the directory's does; `revoked` makes the next answer a new one.
+    const caching = (v: DirectoryView): DirectoryView => ({
+      ...v,
+      effective: (p) => {
+        if (!answers.has(v)) answers.set(v, v.effective(p));
+        const a = answers.get(v);
+        return revoked && a ? { ...a, graph: new Map() } : a;
+      },
+    });
+    const viewA = caching(view1);
+    const viewB = caching(createFixtureView({ snapshotId: 'snap-3', agents: [agentSpec], objects: [{ id: 'user-2', type: 'user', displayName: 'Zoë' }] }));
+    const fresh = operation();
+    const frozen = Object.freeze({ ...fresh, target: Object.freeze({ ...fresh.target }), related: Object.freeze({ ...fresh.related }) });
+    const used = new Set<string>();
+    const usage = { has: (_agent: string, permission: string) => used.has(permission) };
+    const principal = appPrincipal();
+    // Whatever the inputs, the shared facts are exactly what a fresh derivation (unfrozen operation) gives.
+    const check = (p: Principal, v: DirectoryView): DecisionFacts => {
+      const facts = gatherFacts(p, frozen, v, { now, usage });
+      expect(plain(facts)).toEqual(plain(gatherFacts(p, fresh, v, { now, usage })));
+      expect(Object.isFrozen(facts.permissions)).toBe(true);
+      return facts;
+    };
+    const a = check(principal, viewA);
+    const b = check(principal, viewA);
+    expect(b.target).toBe(a.target);
+    expect(b.permissions).toBe(a.permissions);
+    expect(a.permissions.firstUse).toBe(true);
+    used.add('Mail.Read');
+    const c = check(principal, viewA);
+    expect(c.permissions.firstUse).toBe(false);
+    expect(c.target).toBe(a.target);
+    const d = check(principal, viewB);
+    expect([a.target.knownToDirectory, d.target.knownToDirectory]).toEqual([false, true]);
+    const e = check(appPrincipal({ roles: [], tokenId: 'uti-2' }), viewA);
+    expect([a.permissions.inToken, e.permissions.inToken]).toEqual([true, false]);
+    revoked = true;
+    const f = check(appPrincipal({ roles: ['Mail.Read'], tokenId: 'uti-3' }), viewA);
+    expect(f.permissions.held).toBe(false);
+    expect(f.permissions.revokedInToken).toEqual(['Mail.Read']);
   });
 
   it('follow the view: a new snapshot gives the new agent record and snapshot id', () => {
