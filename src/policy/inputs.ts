@@ -260,8 +260,10 @@ function heldEntry(effective: EffectivePermissions | undefined, permission: stri
 // Facts parts that repeat from call to call are built once and shared (frozen, their JSON text
 // remembered: see shareJson), keyed by the immutable objects they derive from: the principal (one per
 // verified token), the compiled map's permission requirement, a remembered (frozen) operation and the
-// directory view (one per snapshot). Per-call objects (effective permissions may be rebuilt per call) are not keys: a weak entry per call
-// costs the garbage collector more than it saves.
+// directory view (one per snapshot), and the effective answer the directory's view caches per principal
+// (a new answer only at its next schedule boundary). Objects made afresh for each call are never keys: a
+// weak entry per call costs the garbage collector more than it saves (a view that does not cache its
+// answers, like the rule tests' fixture view, still gets right facts, just without the saving).
 const tokenFoldedSets = new WeakMap<Principal, Set<string>>();
 const tokenFactsByPrincipal = new WeakMap<Principal, DecisionFacts['token']>();
 const needsByRequirement = new WeakMap<PermissionRequirement, { needs: string[]; alsoRequires: string[][]; folded: string[] }>();
