@@ -2,14 +2,14 @@
 // is not durable. Time is a fake clock + timer list driven by the test; anchor writes are awaited
 // through the log's headUpdated event, never by sleeping.
 import { describe, it, expect } from 'vitest';
-import { readFile, writeFile, open } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createAuditLog, readHead, LOG_FILE } from '../../../src/audit/log.js';
 import type { AuditHead, AuditLogOptions } from '../../../src/audit/log.js';
 import { verifyAuditLog } from '../../../src/audit/verify.js';
 import type { AuditEvent } from '../../../src/audit/event.js';
 import { GraphwardenError } from '../../../src/errors.js';
-import { FakeTimers, useTempLogs } from './support.js';
+import { FakeTimers, failingWrites, useTempLogs } from './support.js';
 
 const { tmp, logs } = useTempLogs('gw-anchor-');
 
@@ -107,26 +107,15 @@ describe('head anchor schedule', () => {
   it('never names a record that is not durable: the anchor stays on the last durable record when a write fails', async () => {
     const dir = await tmp();
     const timers = new FakeTimers();
-    let failNext = false;
+    // The durable write (O_DSYNC) reports the I/O error, as a failed flush would.
+    const disk = failingWrites(() => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })));
     const { log, heads } = await anchoredLog(dir, timers, {
-      openFile: async (file, flags) => {
-        const fh = await open(file, flags);
-        // The durable write (O_DSYNC) reports the I/O error, as a failed flush would.
-        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
-        (fh as unknown as { write: (...a: unknown[]) => Promise<unknown> }).write = async (...args: unknown[]) => {
-          if (failNext) {
-            failNext = false;
-            throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
-          }
-          return write(...args);
-        };
-        return fh;
-      },
+      openFile: disk.openFile,
       events: { auditWriteFailed: () => undefined },
     });
     await log.append(ev(1));
     timers.advance(100);
-    failNext = true;
+    disk.failNext();
     expect((await log.append(ev(2))).ok).toBe(false);
     timers.advance(100);
     await log.close();

@@ -2,11 +2,10 @@
 // starts no sooner than the interval after the previous one, so one durable write carries more records;
 // close() never waits out the interval. Time is a fake clock driven by the test, never a sleep.
 import { describe, it, expect } from 'vitest';
-import { open } from 'node:fs/promises';
 import { createAuditLog, readHead } from '../../../src/audit/log.js';
 import { verifyAuditLog } from '../../../src/audit/verify.js';
 import type { AuditEvent } from '../../../src/audit/event.js';
-import { FakeTimers, useTempLogs } from './support.js';
+import { FakeTimers, interceptWrites, useTempLogs } from './support.js';
 
 const { tmp, logs } = useTempLogs('gw-commit-');
 
@@ -21,15 +20,10 @@ async function pacedLog(timers: FakeTimers, commitIntervalMs?: number) {
     timers,
     headIntervalMs: 0,
     ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
-    openFile: async (file, flags) => {
-      const fh = await open(file, flags);
-      const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
-      (fh as unknown as { write: (...a: unknown[]) => Promise<unknown> }).write = (...args: unknown[]) => {
-        writes.push(timers.t);
-        return write(...args);
-      };
-      return fh;
-    },
+    openFile: interceptWrites((write, args) => {
+      writes.push(timers.t);
+      return write(...args);
+    }),
   });
   logs.push(log);
   return { dir, log, writes };

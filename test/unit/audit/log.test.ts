@@ -12,7 +12,7 @@ import { gatherFacts } from '../../../src/policy/inputs.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
 import { GraphwardenError } from '../../../src/errors.js';
 import { appPrincipal, delegatedPrincipal, operation, policyFrom, APP } from '../policy/helpers.js';
-import { useTempLogs } from './support.js';
+import { failingWrites, useTempLogs } from './support.js';
 
 const { tmp, logs } = useTempLogs('gw-audit-');
 
@@ -171,29 +171,19 @@ describe('hash-chained log', () => {
   it('a failed write is reported and cut back; fail closed refuses sensitive calls, the chain continues after recovery', async () => {
     const dir = await tmp();
     const failures: string[] = [];
-    let failNext = false;
-    const { open } = await import('node:fs/promises');
+    const disk = failingWrites(async (write) => {
+      await write(Buffer.from('{"seq":99,"partial'), 0, 18, null); // a torn write reaches the disk
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    });
     const log = await createAuditLog({
       dir,
       failMode: 'closed',
       events: { auditWriteFailed: (e) => failures.push(e) },
-      openFile: async (file, flags) => {
-        const fh = await open(file, flags);
-        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
-        (fh as unknown as { write: (...a: unknown[]) => Promise<unknown> }).write = async (...args: unknown[]) => {
-          if (failNext) {
-            failNext = false;
-            await write(Buffer.from('{"seq":99,"partial'), 0, 18, null); // a torn write reaches the disk
-            throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-          }
-          return write(...args);
-        };
-        return fh;
-      },
+      openFile: disk.openFile,
     });
     logs.push(log);
     expect((await log.append(decisionEvent(1))).ok).toBe(true);
-    failNext = true;
+    disk.failNext();
     const failed = await log.append(decisionEvent(2));
     expect(failed.ok).toBe(false);
     expect(failures.join()).toMatch(/ENOSPC/);

@@ -1,10 +1,11 @@
 // Shared by the audit log tests: throwaway log directories (and the logs in them) cleaned up after
-// each test, and a fake clock the log's timers run on, driven by the test (never a sleep).
+// each test, a fake clock the log's timers run on, driven by the test (never a sleep), and log files
+// whose writes the test watches or makes fail.
 import { afterEach } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AuditLog, AuditTimers } from '../../../src/audit/log.js';
+import type { AuditLog, AuditLogOptions, AuditTimers } from '../../../src/audit/log.js';
 
 /** Call at module level: `tmp()` makes a directory, logs pushed to `logs` are closed after each test. */
 export function useTempLogs(prefix: string): { tmp(): Promise<string>; logs: AuditLog[] } {
@@ -21,6 +22,35 @@ export function useTempLogs(prefix: string): { tmp(): Promise<string>; logs: Aud
       dirs.push(d);
       return d;
     },
+  };
+}
+
+type Write = (...args: unknown[]) => Promise<unknown>;
+type OpenFile = NonNullable<AuditLogOptions['openFile']>;
+
+/** An `openFile` for createAuditLog whose handle's writes go through `around` (given the real write and the call's arguments). */
+export function interceptWrites(around: (write: Write, args: unknown[]) => Promise<unknown>): OpenFile {
+  return async (file, flags) => {
+    const fh = await open(file, flags);
+    const write = fh.write.bind(fh) as Write;
+    (fh as unknown as { write: Write }).write = (...args: unknown[]) => around(write, args);
+    return fh;
+  };
+}
+
+/**
+ * An `openFile` whose handle's next write, once `failNext()` was called, runs `fail` instead (given the
+ * real write, so it can leave a torn write behind first); later writes work again.
+ */
+export function failingWrites(fail: (write: Write) => Promise<never>): { openFile: OpenFile; failNext(): void } {
+  let armed = false;
+  return {
+    failNext: () => void (armed = true),
+    openFile: interceptWrites((write, args) => {
+      if (!armed) return write(...args);
+      armed = false;
+      return fail(write);
+    }),
   };
 }
 
