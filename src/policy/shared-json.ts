@@ -24,20 +24,14 @@ export function isShared(value: object): boolean {
 
 /**
  * `JSON.stringify(value)` for plain JSON data, byte for byte, reusing the remembered text of shared parts
- * (`shareJson`) found in objects and arrays down to `depth` levels. Member order is the objects' own, as
- * JSON.stringify has it; `undefined` members are left out as it does.
+ * (`shareJson`) found in objects down to `depth` levels (arrays are not walked). Member order is the
+ * objects' own, as JSON.stringify has it; `undefined` members are left out as it does.
  */
 export function jsonWithShared(value: unknown, depth: number): string {
   if (value !== null && typeof value === 'object') {
     const known = sharedText.get(value);
     if (known !== undefined) return known;
-    if (depth > 0) {
-      if (Array.isArray(value)) {
-        let out = '[';
-        // JSON.stringify writes a missing (undefined) item as null.
-        for (let i = 0; i < value.length; i++) out += `${i > 0 ? ',' : ''}${value[i] === undefined ? 'null' : jsonWithShared(value[i], depth - 1)}`;
-        return `${out}]`;
-      }
+    if (depth > 0 && !Array.isArray(value)) {
       const obj = value as Record<string, unknown>;
       let out = '{';
       for (const key of Object.keys(obj)) {
