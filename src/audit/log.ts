@@ -51,7 +51,12 @@ export function hashBody(prevHash: string, body: string): string {
 }
 
 export function recordLine(body: string, hash: string): string {
-  return `${body.slice(0, -1)},"hash":"${hash}"}`;
+  return `${body.slice(0, -1)}${hashMember(hash)}`;
+}
+
+/** What closes a record line: its hash member and the record's closing brace. */
+function hashMember(hash: string): string {
+  return `,"hash":"${hash}"}`;
 }
 
 const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
@@ -291,12 +296,12 @@ class Log implements AuditLog {
     let used = 0;
     for (const p of batch) {
       seq += 1;
-      // prevHash + body, flattened once by the digest; the line is the body without its closing brace
-      // (a slice of that flat text, not a copy) followed by the hash member.
+      // hashBody(prev, body) and recordLine(body, hash), with prevHash + body flattened once by the
+      // digest and the line's body a slice of that flat text (not a copy), written straight to the buffer.
       const hashed = `${prev}${recordBodyFromJson(seq, prev, p.json)}`;
       const hash = sha256Hex(hashed);
       used = this.#put(hashed.slice(prev.length, -1), used);
-      used = this.#put(`,"hash":"${hash}"}\n`, used);
+      used = this.#put(`${hashMember(hash)}\n`, used);
       results.push({ ok: true, seq, hash });
       prev = hash;
     }
