@@ -92,15 +92,20 @@ function once(i) {
   return buildDecisionRecord({ facts, decision, requestId: `r-${i}` }, {}, factsJson);
 }
 
-for (let i = 0; i < 20_000; i++) once(i); // warm-up
-const times = new Float64Array(N);
-for (let i = 0; i < N; i++) {
-  const t0 = performance.now();
-  once(i);
-  times[i] = performance.now() - t0;
+/** Times `count` calls of `fn(i)`, each on its own, and returns the durations in µs, sorted. */
+function timeEach(count, fn) {
+  const t = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    fn(i);
+    t[i] = (performance.now() - t0) * 1000;
+  }
+  return t.sort();
 }
-times.sort();
-const q = (t, x) => t[Math.min(t.length - 1, Math.floor(t.length * x))] * 1000;
+const q = (t, x) => t[Math.min(t.length - 1, Math.floor(t.length * x))];
+
+for (let i = 0; i < 20_000; i++) once(i); // warm-up
+const times = timeEach(N, once);
 const median = q(times, 0.5);
 
 // The machine's own jitter, measured in the same run: a fixed computation that allocates nothing, sized
@@ -113,26 +118,13 @@ function fixedWork(n) {
   scratch[s & 255] = s;
 }
 // Sized by the median of individually timed runs (as the decisions are), a few rounds to settle.
-const probe = new Float64Array(301);
 let n = 1000;
 for (let round = 0; round < 20; round++) {
-  for (let i = 0; i < probe.length; i++) {
-    const t0 = performance.now();
-    fixedWork(n);
-    probe[i] = performance.now() - t0;
-  }
-  probe.sort();
-  const each = probe[150] * 1000;
+  const each = q(timeEach(301, () => fixedWork(n)), 0.5);
   if (Math.abs(each - median) / median < 0.03) break;
   n = Math.max(1, Math.round((n * median) / each));
 }
-const floor = new Float64Array(N);
-for (let i = 0; i < N; i++) {
-  const t0 = performance.now();
-  fixedWork(n);
-  floor[i] = performance.now() - t0;
-}
-floor.sort();
+const floor = timeEach(N, () => fixedWork(n));
 
 const row = (t) => `median ${q(t, 0.5).toFixed(1)} µs   p90 ${q(t, 0.9).toFixed(1)} µs   p99 ${q(t, 0.99).toFixed(1)} µs   p99.9 ${q(t, 0.999).toFixed(1)} µs`;
 console.log(`decide: ${policy.rules.length} rules, ${N} decisions over ${ops.length} operations × ${agents.length} agents`);
