@@ -149,11 +149,10 @@ function indexTenant(t: TenantData): TenantIndex {
   };
 }
 
-
-/** Builds an immutable snapshot from raw data; `takenAt` is passed in (no clock here). */
 /** The canonical text of each snapshot's data, kept aside so saving does not serialise twice. */
 const canonicalText = new WeakMap<Snapshot, string>();
 
+/** Builds an immutable snapshot from raw data; `takenAt` is passed in (no clock here). */
 export function createSnapshot(raw: SnapshotData, takenAt: string, opts: { freeze?: boolean } = {}): Snapshot {
   const data = normaliseData(raw);
   if (opts.freeze !== false) deepFreeze(data);
