@@ -91,6 +91,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     fsync: config.audit.fsync,
     headIntervalMs: config.audit.headIntervalMs,
     commitIntervalMs: config.audit.commitIntervalMs,
+    syncIntervalMs: config.audit.syncIntervalMs,
     events: {
       auditWriteFailed: (error) => {
         metrics.auditWriteFailures.inc();

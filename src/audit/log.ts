@@ -1,11 +1,12 @@
 /**
  * The hash-chained audit log: JSONL records `{seq, prevHash, event, hash}` where hash = sha256(prevHash +
- * the record's own JSON text without its hash member), appended in batches that are durable (O_DSYNC
- * write, or write + fdatasync) before `append()` resolves, plus a head anchor file (last seq + hash, refreshed at most every
- * `headIntervalMs` and on close) so a cut-off tail is detected. Owns durability and failure reporting;
- * does not decide what is sensitive (the caller passes it to `gate`).
+ * the record's own JSON text without its hash member), appended in batches (group commit). A record the
+ * caller waits for is durable (write + fdatasync) before `append()` resolves; one nobody waits for is
+ * written at once and made durable within `syncIntervalMs` or with the next waited-for record. A head
+ * anchor file (last durable seq + hash, refreshed at most every `headIntervalMs` and on close) lets a
+ * cut-off tail be detected. Owns durability and failure reporting; does not decide what is sensitive
+ * (the caller says whether it waits, and passes sensitivity to `gate`).
  */
-import { constants } from 'node:fs';
 import { open, mkdir, readFile, rename, writeFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -84,12 +85,17 @@ export interface AuditLogOptions {
   /** closed: sensitive calls are refused when their record cannot be written. open: let through, counted. */
   failMode: 'closed' | 'open';
   /**
-   * Make each batch durable before acknowledging it. Default true; false only for throwaway logs. Where the
-   * platform has O_DSYNC the log is opened with it, so the batch's one write returns only once the data
-   * (and the size that makes it readable) is on stable storage — what write + fdatasync guarantee, in one
-   * system call instead of two; elsewhere each batch is fdatasync'ed after its write.
+   * Make records durable (fdatasync). Default true; false only for throwaway logs: records are then
+   * written but never synced, and `append()` resolves once they are written.
    */
   fsync?: boolean;
+  /**
+   * Longest time a record nobody waits for (`append(…, { wait: false })`) may stay written but not yet
+   * synced, in ms. Such records are written with their batch (so they survive the process) and synced
+   * with the next record someone waits for, or by a timer this long after the last sync. 0: every batch
+   * is synced before its records resolve. Default 1000.
+   */
+  syncIntervalMs?: number;
   events?: AuditEvents;
   /** How the log file is opened; injectable so tests can make writes fail. Default fs/promises open. */
   openFile?: (file: string, flags: string | number) => Promise<FileHandle>;
@@ -122,6 +128,7 @@ export interface AuditTimers {
 
 export const DEFAULT_HEAD_INTERVAL_MS = 100;
 export const DEFAULT_COMMIT_INTERVAL_MS = 10;
+export const DEFAULT_SYNC_INTERVAL_MS = 1000;
 
 const INITIAL_BUFFER = 256 * 1024;
 const MAX_KEPT_BUFFER = 4 * 1024 * 1024;
@@ -147,16 +154,24 @@ export interface AuditLog {
    * Appends one event; resolves once it is durable (or failed). Never rejects. `json`, when given, is the
    * event's JSON text (e.g. from `decisionEventJson`) and is written as is instead of serialising `event`:
    * the record's hash covers exactly these bytes, so verification holds whatever the member order.
+   * `wait: false` (a record no call waits for, e.g. a plain allowed read's) resolves once the record is
+   * written; it becomes durable within `syncIntervalMs`. Default true.
    */
-  append(event: AuditEvent, json?: string): Promise<AppendResult>;
+  append(event: AuditEvent, json?: string, opts?: AppendOptions): Promise<AppendResult>;
   /** What the caller does with a call whose audit append gave `result`: proceed, or refuse (GW_ERR_AUDIT_UNAVAILABLE). */
   gate(result: AppendResult, sensitive: boolean): 'proceed' | 'refuse';
   status(): AuditLogStatus;
   close(): Promise<void>;
 }
 
+export interface AppendOptions {
+  wait?: boolean;
+}
+
 interface Pending {
   json: string;
+  /** Someone waits for this record: its batch is synced before it resolves. */
+  wait: boolean;
   resolve(r: AppendResult): void;
 }
 
@@ -211,8 +226,19 @@ class Log implements AuditLog {
   #lastError: string | undefined;
   #failures = 0;
   #closed = false;
-  /** The file was opened with O_DSYNC: a completed write is durable, no separate fdatasync. */
-  #syncedWrites: boolean;
+  #syncInterval: number;
+  /** The last record known durable (synced, or written when fsync is off): what the anchor may name. */
+  #durableSeq: number;
+  #durableHash: string;
+  /** When the last sync completed; records written since are synced no later than syncIntervalMs after it. */
+  #syncedAt: number;
+  /** The sync timer fired (or the log is closing): sync when the writer is next idle. */
+  #syncDue = false;
+  #cancelSyncTimer: (() => void) | undefined;
+  /** A failed sync, until a later one succeeds (the records it covered may not be on stable storage). */
+  #syncError: string | undefined;
+  /** Records up to this seq were counted as failures by a failed sync (a retry does not count them again). */
+  #syncFailedThrough = 0;
   /** What head.json says now (it only ever names a durable record), and when it was last written. */
   #headSeq: number;
   #headAt: number;
@@ -227,27 +253,33 @@ class Log implements AuditLog {
   /** The batch being written, reused from batch to batch (batches are written one at a time). */
   #buf = Buffer.allocUnsafe(INITIAL_BUFFER);
 
-  constructor(fh: FileHandle, opts: AuditLogOptions, start: AuditHead, size: number, anchored: AuditHead | undefined, syncedWrites: boolean) {
+  constructor(fh: FileHandle, opts: AuditLogOptions, start: AuditHead, size: number, anchored: AuditHead | undefined) {
     this.#fh = fh;
-    this.#syncedWrites = syncedWrites;
     this.#dir = opts.dir;
     this.#opts = opts;
     this.#timers = opts.timers ?? realTimers;
     this.#headInterval = opts.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
     this.#commitInterval = opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
+    this.#syncInterval = opts.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
     this.#seq = start.seq;
     this.#hash = start.hash;
+    // Records up to the anchor were synced before it was written; any after it (left by a process that
+    // stopped before syncing them) are synced by this log's first sync, before an anchor names them.
+    this.#durableSeq = anchored?.seq ?? 0;
+    this.#durableHash = anchored?.hash ?? GENESIS;
+    this.#syncedAt = this.#timers.now();
     this.#size = size;
     // A log ahead of its anchor (a crash before the last anchor update) is anchored at the next batch.
     this.#headSeq = anchored?.seq ?? 0;
     this.#headAt = Number.NEGATIVE_INFINITY;
   }
 
-  append(event: AuditEvent, json?: string): Promise<AppendResult> {
+  append(event: AuditEvent, json?: string, opts?: AppendOptions): Promise<AppendResult> {
     if (this.#closed) return Promise.resolve({ ok: false, error: 'audit log is closed' });
     const text = json ?? JSON.stringify(event);
+    const wait = opts?.wait !== false;
     return new Promise<AppendResult>((resolve) => {
-      this.#queue.push({ json: text, resolve });
+      this.#queue.push({ json: text, wait, resolve });
       this.#kick();
     });
   }
@@ -256,8 +288,8 @@ class Log implements AuditLog {
     if (!this.#writing) this.#writing = this.#drain();
   }
 
-  // Group commit: everything queued while a batch is being written goes into the next batch. Anchor
-  // updates run in the same loop, so the anchor is only written between batches, naming durable records.
+  // Group commit: everything queued while a batch is being written goes into the next batch. Syncs and
+  // anchor updates run in the same loop, between batches, so the anchor only names synced records.
   async #drain(): Promise<void> {
     try {
       for (;;) {
@@ -274,6 +306,9 @@ class Log implements AuditLog {
           this.#batchAt = this.#timers.now();
           const batch = this.#queue.splice(0);
           await this.#writeBatch(batch);
+        } else if (this.#syncDue) {
+          this.#syncDue = false;
+          await this.#sync();
         } else if (this.#headDue) {
           this.#headDue = false;
           await this.#writeHead();
@@ -308,12 +343,11 @@ class Log implements AuditLog {
     const buf = this.#buf;
     try {
       await this.#fh.write(buf, 0, used, this.#size);
-      if (this.#opts.fsync !== false && !this.#syncedWrites) await this.#fh.datasync();
     } catch (e) {
       const error = `audit write failed: ${(e as Error).message}`;
       this.#failures += batch.length;
       this.#lastError = error;
-      // Cut back a partial write so the chain continues from the last durable record.
+      // Cut back a partial write so the chain continues from the last written record.
       await this.#fh.truncate(this.#size).catch(() => undefined);
       this.#opts.events?.auditWriteFailed?.(error);
       for (const p of batch) p.resolve({ ok: false, error });
@@ -325,18 +359,77 @@ class Log implements AuditLog {
     this.#seq = seq;
     this.#hash = prev;
     this.#lastError = undefined;
-    // The anchor is written after the data is durable, so it never claims more than the log holds. It is
-    // refreshed at most every headIntervalMs: at once when that much time has passed, else by a timer.
+    let syncError: string | undefined;
+    if (this.#opts.fsync === false) {
+      if (this.#durable()) await this.#writeHead();
+    } else if (this.#syncInterval === 0 || batch.some((p) => p.wait) || this.#timers.now() - this.#syncedAt >= this.#syncInterval) {
+      // One fdatasync covers this batch and every unsynced one before it. (An O_DSYNC write would not:
+      // on Linux it flushes only the range it wrote, so an earlier unsynced batch could be lost while a
+      // later one survives, a hole in the chain.)
+      syncError = await this.#sync();
+    } else {
+      this.#scheduleSync();
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      p.resolve(syncError !== undefined && p.wait ? { ok: false, error: syncError } : results[i]!);
+    }
+  }
+
+  /** Makes every written record durable; returns the error when the sync failed (reported and counted). */
+  async #sync(): Promise<string | undefined> {
+    this.#cancelSyncTimer?.();
+    this.#cancelSyncTimer = undefined;
+    if (this.#durableSeq === this.#seq) return undefined;
+    try {
+      await this.#fh.datasync();
+    } catch (e) {
+      const error = `audit sync failed: ${(e as Error).message}`;
+      // Records whose durability is now unknown, each counted once however often the retry fails.
+      this.#failures += this.#seq - Math.max(this.#durableSeq, this.#syncFailedThrough);
+      this.#syncFailedThrough = this.#seq;
+      this.#syncError = error;
+      this.#opts.events?.auditWriteFailed?.(error);
+      this.#scheduleSync();
+      return error;
+    }
+    this.#syncedAt = this.#timers.now();
+    this.#syncError = undefined;
+    if (this.#durable()) await this.#writeHead();
+    return undefined;
+  }
+
+  /** Sync timer for written, unsynced records: syncIntervalMs after the last sync (at once if past). */
+  #scheduleSync(): void {
+    if (this.#cancelSyncTimer) return;
+    this.#cancelSyncTimer = this.#timers.schedule(
+      () => {
+        this.#cancelSyncTimer = undefined;
+        this.#syncDue = true;
+        this.#kick();
+      },
+      Math.max(0, this.#syncedAt + this.#syncInterval - this.#timers.now()),
+    );
+  }
+
+  /**
+   * Everything written is durable now, so the anchor may name it. It is refreshed at most every
+   * headIntervalMs: returns true when it is due at once (the caller writes it before the next batch, so
+   * a busy log is anchored too), else a timer is set. Closing anchors at once.
+   */
+  #durable(): boolean {
+    this.#durableSeq = this.#seq;
+    this.#durableHash = this.#hash;
     const wait = this.#headAt + this.#headInterval - this.#timers.now();
-    if (wait <= 0) await this.#writeHead();
-    else if (!this.#cancelHeadTimer) {
+    if (wait <= 0 || this.#closed) return true;
+    if (!this.#cancelHeadTimer) {
       this.#cancelHeadTimer = this.#timers.schedule(() => {
         this.#cancelHeadTimer = undefined;
         this.#headDue = true;
         this.#kick();
       }, wait);
     }
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    return false;
   }
 
   /** Appends `text` (UTF-8) to the batch buffer at `at`, growing it when needed; returns the new end. */
@@ -355,9 +448,9 @@ class Log implements AuditLog {
   async #writeHead(): Promise<void> {
     this.#cancelHeadTimer?.();
     this.#cancelHeadTimer = undefined;
-    if (this.#headSeq === this.#seq) return;
-    const seq = this.#seq;
-    const hash = this.#hash;
+    if (this.#headSeq === this.#durableSeq) return;
+    const seq = this.#durableSeq;
+    const hash = this.#durableHash;
     try {
       const tmp = path.join(this.#dir, `${HEAD_FILE}.tmp`);
       await writeFile(tmp, JSON.stringify({ seq, hash }));
@@ -378,7 +471,8 @@ class Log implements AuditLog {
   }
 
   status(): AuditLogStatus {
-    return { ok: this.#lastError === undefined, seq: this.#seq, failures: this.#failures, ...(this.#lastError ? { lastError: this.#lastError } : {}) };
+    const lastError = this.#lastError ?? this.#syncError;
+    return { ok: lastError === undefined, seq: this.#seq, failures: this.#failures, ...(lastError ? { lastError } : {}) };
   }
 
   async close(): Promise<void> {
@@ -387,10 +481,13 @@ class Log implements AuditLog {
     // Write what is queued now rather than at the end of the commit interval.
     this.#cancelCommitWait?.();
     this.#endCommitWait?.();
-    // Anchor everything written before closing, so a clean stop leaves no unanchored tail.
+    // Sync and anchor everything written before closing, so a clean stop leaves no unanchored tail.
+    this.#syncDue = this.#opts.fsync !== false;
     this.#headDue = true;
     this.#kick();
     await this.#writing;
+    this.#cancelSyncTimer?.();
+    this.#cancelSyncTimer = undefined;
     await this.#fh.close();
   }
 }
@@ -416,13 +513,12 @@ export async function createAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
       `audit log ${file} does not reach its head anchor (anchor seq ${head.seq}, log ends at ${last?.seq ?? 'nothing'}); run graphwarden audit verify`,
     );
   }
-  // 'a+' (read, append, create), plus O_DSYNC when batches must be durable and the platform has it.
-  const dsync = opts.fsync !== false && typeof constants.O_DSYNC === 'number' ? constants.O_DSYNC : 0;
-  const fh = await (opts.openFile ?? open)(file, dsync ? constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | dsync : 'a+');
+  // Read, append, create. Durability comes from fdatasync (see #writeBatch), not from O_DSYNC.
+  const fh = await (opts.openFile ?? open)(file, 'a+');
   const { size } = await stat(file);
   // A log ahead of its anchor is normal after a crash between the data sync and the anchor update.
   const start: AuditHead = last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS };
-  return new Log(fh, opts, start, size, head, dsync !== 0);
+  return new Log(fh, opts, start, size, head);
 }
 
 /**

@@ -13,7 +13,7 @@ import type { DecisionFacts, FactsContext, OperationFacts, RiskFacts } from '../
 import type { UsageStore } from '../policy/usage-store.js';
 import { buildDecisionRecord, isSensitive, serialiseFacts } from '../audit/event.js';
 import type { AuditPrivacyOptions, DecisionEventInput, DecisionEventV1 } from '../audit/event.js';
-import type { AppendResult, AuditLog } from '../audit/log.js';
+import type { AppendOptions, AppendResult, AuditLog } from '../audit/log.js';
 import { decide, factsDigestOfJson } from './decide.js';
 import type { Decision } from './decide.js';
 
@@ -66,6 +66,9 @@ export interface Decider {
   admit(outcome: DecideOutcome): Promise<'proceed' | 'refuse'>;
 }
 
+const WAIT: AppendOptions = { wait: true };
+const NO_WAIT: AppendOptions = { wait: false };
+
 export function createDecider(opts: DeciderOptions): Decider {
   const newId = opts.newId ?? randomUUID;
   const clock = opts.clock ?? (() => new Date());
@@ -102,7 +105,8 @@ export function createDecider(opts: DeciderOptions): Decider {
         void opts.usage.record(agentKey(input.principal), facts.permissions.used);
       }
       const outcome: DecideOutcome = { facts, decision, event, sensitive: isSensitive(facts, decision) };
-      if (opts.audit) outcome.audited = opts.audit.append(event, json);
+      // Only a sensitive call waits for its record (admit), so only its record is synced before it resolves.
+      if (opts.audit) outcome.audited = opts.audit.append(event, json, outcome.sensitive ? WAIT : NO_WAIT);
       return outcome;
     },
     async admit(outcome) {

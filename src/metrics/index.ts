@@ -105,7 +105,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ['outcome'] as const,
       registers: r,
     }),
-    auditWriteFailures: new Counter({ name: 'graphwarden_audit_write_failures_total', help: 'Audit records that could not be written.', registers: r }),
+    auditWriteFailures: new Counter({ name: 'graphwarden_audit_write_failures_total', help: 'Audit records whose write or sync (fdatasync) failed.', registers: r }),
     directorySyncs: new Counter({
       name: 'graphwarden_directory_syncs_total',
       help: 'Directory syncs per tenant by mode (full, delta) and outcome.',

@@ -15,6 +15,7 @@ export interface AuditConfig {
   fsync: boolean;
   headIntervalMs: number;
   commitIntervalMs: number;
+  syncIntervalMs: number;
   include: { token: boolean; body: boolean };
   pseudonymiseUserPrincipalName: boolean;
 }
@@ -45,7 +46,16 @@ export const AUDIT_CONFIG_SCHEMA = {
     fsync: {
       type: 'boolean',
       default: true,
-      description: 'Make each batch of records durable before acknowledging it (an O_DSYNC write where the platform has it, else write + fdatasync). Turn off only for throwaway setups.',
+      description:
+        'Make records durable (fdatasync): a sensitive call proceeds only once its record is on stable storage; other records within syncIntervalMs. Off: records are written but never synced. Turn off only for throwaway setups.',
+    },
+    syncIntervalMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 60000,
+      default: 1000,
+      description:
+        'Longest time the record of a call that does not wait for it (a plain allowed read) may stay written but not yet synced, in ms. It is written with its batch at once, so it survives a crash of graphwarden; only a crash of the machine within this window can lose it. A sensitive call\'s record, and every record before it, is synced before that call proceeds. 0: every batch is synced.',
     },
     commitIntervalMs: {
       type: 'integer',
@@ -53,7 +63,7 @@ export const AUDIT_CONFIG_SCHEMA = {
       maximum: 1000,
       default: 10,
       description:
-        'Group commit: shortest time between the starts of two durable batch writes, in ms. A quiet log writes at once; under load records gather for the rest of the interval so each kernel flush carries more of them. Only sensitive calls wait for their record, so only they can wait up to this much longer. 0: a new batch as soon as the previous one is durable.',
+        'Group commit: shortest time between the starts of two batch writes, in ms. A quiet log writes at once; under load records gather for the rest of the interval so each write (and sync) carries more of them. Only sensitive calls wait for their record, so only they can wait up to this much longer. 0: a new batch as soon as the previous one is done.',
     },
     headIntervalMs: {
       type: 'integer',
@@ -61,7 +71,7 @@ export const AUDIT_CONFIG_SCHEMA = {
       maximum: 60000,
       default: 100,
       description:
-        'Longest time the head anchor (audit/head.json) may lag the durable log, in ms: it is rewritten at most this often while records are written, and on shutdown. A tail cut off within the last interval before a crash or tampering is not caught by the local anchor (see docs/policy.md). 0: after every batch of records.',
+        'Longest time the head anchor (audit/head.json) may lag the durable (synced) log, in ms: it is rewritten at most this often while records are synced, and on shutdown. A tail cut off within the last interval before a crash or tampering is not caught by the local anchor (see docs/policy.md). 0: after every batch of records.',
     },
     include: {
       type: 'object',

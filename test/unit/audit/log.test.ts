@@ -1,6 +1,5 @@
 import { describe, it, expect } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
-import { constants } from 'node:fs';
 import path from 'node:path';
 import { createAuditLog, HEAD_FILE, LOG_FILE } from '../../../src/audit/log.js';
 import type { AuditLog } from '../../../src/audit/log.js';
@@ -203,42 +202,6 @@ describe('hash-chained log', () => {
     expect(log.gate({ ok: false, error: 'x' }, false)).toBe('proceed');
     expect(log.gate({ ok: true, seq: 1, hash: 'h' }, true)).toBe('proceed');
     expect(failOpen).toBe(1);
-  });
-});
-
-describe('durability', () => {
-  it('durable batches use O_DSYNC writes where the platform has it (no separate fdatasync); fsync: false uses neither', async () => {
-    const { open } = await import('node:fs/promises');
-    const seen: Array<{ flags: string | number; datasyncs: number }> = [];
-    const opener = async (file: string, flags: string | number) => {
-      const fh = await open(file, flags);
-      const entry = { flags, datasyncs: 0 };
-      seen.push(entry);
-      const datasync = fh.datasync.bind(fh);
-      fh.datasync = () => {
-        entry.datasyncs++;
-        return datasync();
-      };
-      return fh;
-    };
-    for (const fsync of [true, false]) {
-      const dir = await tmp();
-      const log = await createAuditLog({ dir, failMode: 'closed', fsync, openFile: opener });
-      logs.push(log);
-      await Promise.all([1, 2, 3].map((i) => log.append(decisionEvent(i))));
-      expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 3 });
-    }
-    const [durable, throwaway] = seen;
-    if (typeof constants.O_DSYNC === 'number') {
-      expect(typeof durable!.flags).toBe('number');
-      expect((durable!.flags as number) & constants.O_DSYNC).toBe(constants.O_DSYNC);
-      expect((durable!.flags as number) & constants.O_APPEND).toBe(constants.O_APPEND);
-      expect(durable!.datasyncs).toBe(0);
-    } else {
-      expect(durable!.datasyncs).toBeGreaterThan(0);
-    }
-    expect(throwaway!.flags).toBe('a+');
-    expect(throwaway!.datasyncs).toBe(0);
   });
 });
 

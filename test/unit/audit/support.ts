@@ -80,3 +80,46 @@ export class FakeTimers implements AuditTimers {
     for (const e of due) e.fn();
   }
 }
+
+/**
+ * An `openFile` whose handles report every write and fdatasync, in order, to `ops` (as 'write' and
+ * 'sync'); `failNextSync()` makes the next fdatasync fail (after the data was written); `synced(n)`
+ * resolves once n syncs have completed (the n-th, counting from 1, whether it failed or not).
+ */
+export function watchedSyncs(): { openFile: OpenFile; ops: string[]; failNextSync(): void; synced(n: number): Promise<void> } {
+  const ops: string[] = [];
+  let failing = false;
+  let done = 0;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const settle = (): void => {
+    done++;
+    for (const w of waiters.filter((x) => x.n <= done)) w.resolve();
+  };
+  return {
+    ops,
+    failNextSync: () => void (failing = true),
+    synced: (n) => (done >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+    openFile: async (file, flags) => {
+      const fh = await open(file, flags);
+      const write = fh.write.bind(fh) as Write;
+      const datasync = fh.datasync.bind(fh);
+      (fh as unknown as { write: Write }).write = (...args: unknown[]) => {
+        ops.push('write');
+        return write(...args);
+      };
+      fh.datasync = async () => {
+        ops.push('sync');
+        try {
+          if (failing) {
+            failing = false;
+            throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+          }
+          return await datasync();
+        } finally {
+          settle();
+        }
+      };
+      return fh;
+    },
+  };
+}

@@ -38,12 +38,15 @@ const rules = `rules:
 `;
 
 /** An audit log double whose appends succeed or fail on demand. */
-function fakeAudit(failMode: 'closed' | 'open', fail: () => boolean): AuditLog & { events: AuditEvent[] } {
+function fakeAudit(failMode: 'closed' | 'open', fail: () => boolean): AuditLog & { events: AuditEvent[]; waits: boolean[] } {
   const events: AuditEvent[] = [];
+  const waits: boolean[] = [];
   return {
     events,
-    append(e): Promise<AppendResult> {
+    waits,
+    append(e, _json, opts): Promise<AppendResult> {
       events.push(e);
+      waits.push(opts?.wait !== false);
       return Promise.resolve(fail() ? { ok: false, error: 'disk full' } : { ok: true, seq: events.length, hash: 'h' });
     },
     gate(r, sensitive) {
@@ -89,9 +92,10 @@ describe('decider', () => {
 
   it('fail closed: a sensitive call whose audit record failed is refused; a plain allowed read is not held up', async () => {
     const policy = policyFrom('rules:\n  - id: watch-writes\n    effect: alert\n    reasonCode: w\n    reason: w\n    when: { operation: { action: create } }\n');
+    const audit = fakeAudit('closed', () => true);
     const decider = createDecider({
       policy: { current: () => policy },
-      audit: fakeAudit('closed', () => true),
+      audit,
     });
     const write = decider.evaluate({ principal: appPrincipal(), operation: operation({ method: 'POST', action: 'create' }), view });
     expect(write.sensitive).toBe(true);
@@ -99,6 +103,8 @@ describe('decider', () => {
     const read = decider.evaluate({ principal: appPrincipal(), operation: operation(), view });
     expect(read.sensitive).toBe(false);
     expect(await decider.admit(read)).toBe('proceed');
+    // Only the sensitive call's record is appended as waited for (synced before it resolves).
+    expect(audit.waits).toEqual([true, false]);
   });
 
   it('a decision made under an old rules revision replays the same after the rules changed', async () => {
