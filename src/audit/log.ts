@@ -130,6 +130,7 @@ export const DEFAULT_HEAD_INTERVAL_MS = 100;
 export const DEFAULT_COMMIT_INTERVAL_MS = 10;
 export const DEFAULT_SYNC_INTERVAL_MS = 1000;
 
+const SYNC_RETRY_MS = 1000;
 const INITIAL_BUFFER = 256 * 1024;
 const MAX_KEPT_BUFFER = 4 * 1024 * 1024;
 
@@ -390,7 +391,8 @@ class Log implements AuditLog {
       this.#syncFailedThrough = this.#seq;
       this.#syncError = error;
       this.#opts.events?.auditWriteFailed?.(error);
-      this.#scheduleSync();
+      // Retried no sooner than a second from now, even with syncIntervalMs 0: a failing disk is not hammered.
+      this.#scheduleSync(Math.max(this.#syncInterval, SYNC_RETRY_MS));
       return error;
     }
     this.#syncedAt = this.#timers.now();
@@ -399,8 +401,8 @@ class Log implements AuditLog {
     return undefined;
   }
 
-  /** Sync timer for written, unsynced records: syncIntervalMs after the last sync (at once if past). */
-  #scheduleSync(): void {
+  /** Sync timer for written, unsynced records: syncIntervalMs after the last sync (at once if past), or after `delay`. */
+  #scheduleSync(delay?: number): void {
     if (this.#cancelSyncTimer) return;
     this.#cancelSyncTimer = this.#timers.schedule(
       () => {
@@ -408,7 +410,7 @@ class Log implements AuditLog {
         this.#syncDue = true;
         this.#kick();
       },
-      Math.max(0, this.#syncedAt + this.#syncInterval - this.#timers.now()),
+      delay ?? Math.max(0, this.#syncedAt + this.#syncInterval - this.#timers.now()),
     );
   }
 

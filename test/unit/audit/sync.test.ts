@@ -119,6 +119,16 @@ describe('audit sync', () => {
     expect(await verifyAuditLog(dir, await readHead(dir))).toMatchObject({ ok: true, records: 4 });
   });
 
+  it('with syncIntervalMs 0 a failing sync is retried a second later, not in a loop', async () => {
+    const timers = new FakeTimers();
+    const { log, ops, failNextSync } = await syncedLog(timers, { syncIntervalMs: 0 });
+    timers.t = 5000;
+    failNextSync();
+    expect(await log.append(ev(1), undefined, lazy)).toMatchObject({ ok: true, seq: 1 }); // written; nobody waits on the sync
+    expect(ops).toEqual(['write', 'sync']);
+    expect(timers.pending.map((p) => p.at)).toEqual([6000]);
+  });
+
   it('close() syncs and anchors records nobody waited for', async () => {
     const timers = new FakeTimers();
     const { dir, log, ops } = await syncedLog(timers);
