@@ -4,7 +4,7 @@
 // time per request can be read exactly; the figure that matters is graphwarden's CPU per
 // request as a ratio of the pass-through's: at most 1.2 for the foundation path (token check
 // + forward, issue 2) and at most 1.3 for the full pipeline on the allow path (issue 5).
-import { fork, spawnSync } from 'node:child_process';
+import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
+// Where taskset exists (Linux) and there are two CPUs or more, the servers measured share the last CPU and
+// the load generator (this process) and the emulator get the others. Unpinned, the three busy processes
+// move between two cores and a server's CPU per request swings with where the scheduler puts it (single
+// rounds of one run differed by a half). BENCH_PIN=0 turns it off.
+const CPUS = os.cpus().length;
+const PIN = process.env.BENCH_PIN !== '0' && CPUS >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
 const TARGET_FOUNDATION = 1.2;
 const TARGET_FULL = 1.3;
 
@@ -43,7 +50,12 @@ function start(script, env) {
       child.send('cpu');
     });
   const stop = () => new Promise((resolve) => { child.once('exit', resolve); child.send('stop'); });
-  return { ready, cpu, stop };
+  return { ready, cpu, stop, pid: child.pid };
+}
+
+/** Pins every thread of `pid` to `cpus` (threads it starts later inherit it). */
+function pin(pid, cpus) {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
 function load(url, token, duration) {
@@ -57,6 +69,12 @@ const gw = start('child-graphwarden.mjs', { BENCH_UPSTREAM: info.url, BENCH_TENA
 const fnd = start('child-foundation.mjs', { BENCH_UPSTREAM: info.url, BENCH_TENANT: info.tenantId });
 const [baseInfo, gwInfo, fndInfo] = await Promise.all([base.ready, gw.ready, fnd.ready]);
 const reqPath = process.env.BENCH_PATH ?? '/v1.0/users?$top=5&$select=id,displayName';
+if (PIN) {
+  const loadSide = CPUS === 2 ? '0' : `0-${CPUS - 2}`;
+  pin(process.pid, loadSide);
+  pin(emu.pid, loadSide);
+  for (const p of [base, gw, fnd]) pin(p.pid, String(CPUS - 1));
+}
 
 const targets = [
   { name: 'emulator (direct, TLS)', url: info.url + reqPath, proc: emu },
@@ -65,8 +83,9 @@ const targets = [
   { name: 'graphwarden full pipeline', url: gwInfo.url + reqPath, proc: gw, upstream: emu },
 ];
 
-// Warm up every path (JIT, pools, token cache) before measuring.
-for (const t of targets) await load(t.url, info.token, 2);
+// Warm up every path (JIT, pools, token cache) before measuring: 5 s each by default, because the full
+// pipeline's CPU per request was still well above its steady state 2-4 s into its first load.
+for (const t of targets) await load(t.url, info.token, WARMUP);
 
 const rows = new Map(targets.map((t) => [t.name, []]));
 for (let round = 0; round < ROUNDS; round++) {
@@ -99,7 +118,8 @@ const ratio = med(fullRatios);
 const spread = (xs) => `rounds ${xs.map((x) => x.toFixed(2)).join(', ')}`;
 
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`\nnode ${process.version}, ${os.cpus().length} cores, ${CONNECTIONS} connections, ${DURATION}s x ${ROUNDS} rounds, GET ${reqPath}\n`);
+console.log(`\nnode ${process.version}, ${CPUS} cores, ${CONNECTIONS} connections, ${DURATION}s x ${ROUNDS} rounds, GET ${reqPath}`);
+console.log(PIN ? `servers measured pinned to CPU ${CPUS - 1}; load generator and emulator on the other CPUs\n` : 'not pinned to CPUs (BENCH_PIN=0, no taskset, or one CPU)\n');
 console.log(pad('target', 26) + pad('req/s', 10) + pad('p50 ms', 9) + pad('p99 ms', 9) + pad('CPU µs/req', 12) + 'of which GC (server process)');
 for (const s of summary) console.log(pad(s.name, 26) + pad(Math.round(s.rps), 10) + pad(s.p50, 9) + pad(s.p99, 9) + pad(Math.round(s.cpuUsPerReq), 12) + s.gcUsPerReq.toFixed(1));
 console.log(`\nCPU per request vs the pass-through (same run):`);
@@ -109,7 +129,7 @@ console.log(`req/s vs the pass-through: foundation ${(foundation.rps / baseline.
 
 const out = path.join(here, '..', '.bench-out');
 mkdirSync(out, { recursive: true });
-writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, path: reqPath, summary, ratioFoundation, ratio, foundationRatios, fullRatios, raw: Object.fromEntries(rows) }, null, 2));
+writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, pinned: PIN, connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, path: reqPath, summary, ratioFoundation, ratio, foundationRatios, fullRatios, raw: Object.fromEntries(rows) }, null, 2));
 await Promise.all([gw.stop(), fnd.stop(), base.stop()]);
 await emu.stop();
 process.exit(process.env.BENCH_STRICT && (ratio > TARGET_FULL || ratioFoundation > TARGET_FOUNDATION) ? 1 : 0);
