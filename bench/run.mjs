@@ -89,7 +89,10 @@ for (const t of targets) await load(t.url, info.token, WARMUP);
 
 const rows = new Map(targets.map((t) => [t.name, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? targets : [...targets].reverse();
+  // The order rotates by one each round, so no target is measured twice back to back across a round's end: with
+  // every other round reversed, the last target of one round was also the first of the next, and a slow spell of
+  // the host (this VM reports no steal time) could fall on both of its measurements.
+  const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
   for (const t of order) {
     const before = await t.proc.cpu();
     const r = await load(t.url, info.token, DURATION);
