@@ -71,7 +71,7 @@ export const AUDIT_CONFIG_SCHEMA = {
       maximum: 60000,
       default: 100,
       description:
-        'Longest time the head anchor (audit/head.json) may lag the durable (synced) log, in ms: it is rewritten at most this often while records are synced, and on shutdown. A tail cut off within the last interval before a crash or tampering is not caught by the local anchor (see docs/policy.md). 0: after every batch of records.',
+        'Longest time the head anchor (audit/head.json) may lag the durable (synced) log, in ms: it is rewritten at most this often while records are synced, and on shutdown. A tail cut off within the last interval before a crash or tampering is not caught by the local anchor (see docs/policy.md). 0: after every sync.',
     },
     include: {
       type: 'object',
