@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import { buildSchema } from './schema.js';
 import { validateDirectoryConfig, DirectoryConfigError } from '../directory/config.js';
 import type { Config } from './types.js';
+import { deepFreeze } from '../canonical.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -32,14 +33,6 @@ function validate(): ReturnType<Ajv['compile']> {
     validator = ajv.compile(buildSchema());
   }
   return validator;
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object') {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
 }
 
 /** Validates an already-parsed document. `source` names it in errors; `baseDir` anchors relative paths. */
