@@ -13,7 +13,8 @@ import { parseConfig } from '../config/load.js';
 import { createApp, type App } from '../app.js';
 import { createLogger } from '../log.js';
 import { CERT_FILES } from '../certs/index.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { tokenDigest } from '../approval/index.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -111,7 +112,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       directory: { tenants: [{ tenantId: tenant.id, authorityHost: emulator.url, graphBaseUrl: emulator.url, credentials: { clientId: connector.appId, clientSecretFile: secretFile } }] },
       approvals: {
         waitSec: 30,
-        approvers: [{ name: 'security-reviewer@contoso.example', tokenSha256: createHash('sha256').update(approverToken).digest('hex') }],
+        approvers: [{ name: 'security-reviewer@contoso.example', tokenSha256: tokenDigest(approverToken) }],
         notify: { targets: [{ name: 'demo-inbox', url: notices.url, format: 'json', events: ['requested'] }] },
       },
     },
