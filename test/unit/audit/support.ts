@@ -95,18 +95,17 @@ export function watchedSyncs(): { openFile: OpenFile; ops: string[]; failNextSyn
     done++;
     for (const w of waiters.filter((x) => x.n <= done)) w.resolve();
   };
+  const openWatched = interceptWrites((write, args) => {
+    ops.push('write');
+    return write(...args);
+  });
   return {
     ops,
     failNextSync: () => void (failing = true),
     synced: (n) => (done >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
     openFile: async (file, flags) => {
-      const fh = await open(file, flags);
-      const write = fh.write.bind(fh) as Write;
+      const fh = await openWatched(file, flags);
       const datasync = fh.datasync.bind(fh);
-      (fh as unknown as { write: Write }).write = (...args: unknown[]) => {
-        ops.push('write');
-        return write(...args);
-      };
       fh.datasync = async () => {
         ops.push('sync');
         try {
