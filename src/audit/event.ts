@@ -118,9 +118,10 @@ export interface FactsJson {
 
 export function serialiseFacts(facts: DecisionFacts): FactsJson {
   // Parts shared between decisions (token, agent, permission lists, snapshot) carry their text already.
-  const record = jsonWithShared(facts, 1);
+  // Depth 2: parts built afresh for a call (a body's target, its permission facts) still hold shared lists.
+  const record = jsonWithShared(facts, 2);
   if (facts.agent.userPrincipalName === undefined) return { digest: record, record };
-  return { digest: jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 1), record };
+  return { digest: jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 2), record };
 }
 
 // The agent without its user principal name (what the facts digest covers), once per shared agent.
@@ -138,11 +139,11 @@ function agentForDigest(agent: DecisionFacts['agent']): DecisionFacts['agent'] {
 /**
  * The JSON text of a decision event, given its facts' record text (`serialiseFacts(event.facts).record`):
  * byte-identical to `JSON.stringify(event)` (same members, same order), without serialising the facts a
- * second time. The audit log hashes the exact text it writes, so the chain does not depend on this
+ * second time, nor the rules' match entries (shared, see decide.ts). The audit log hashes the exact text it writes, so the chain does not depend on this
  * equality; replay and `explain` only need the text to parse back to the event.
  */
 export function decisionEventJson(ev: DecisionEventV1, factsRecordJson: string): string {
-  let text = `{"type":"decision","v":1,"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${JSON.stringify(ev.decision)},"facts":${factsRecordJson}`;
+  let text = `{"type":"decision","v":1,"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${jsonWithShared(ev.decision, 2)},"facts":${factsRecordJson}`;
   if (ev.requestId !== undefined) text += `,"requestId":${JSON.stringify(ev.requestId)}`;
   if (ev.clientRequestId !== undefined) text += `,"clientRequestId":${JSON.stringify(ev.clientRequestId)}`;
   if (ev.batchItemId !== undefined) text += `,"batchItemId":${JSON.stringify(ev.batchItemId)}`;

@@ -5,7 +5,8 @@
  */
 import type { DecisionFacts } from '../policy/inputs.js';
 import type { CompiledPolicy, CompiledRule, Effect, Mode } from '../policy/compile.js';
-import { deepFreeze, sha256Hex } from '../canonical.js';
+import { sha256Hex } from '../canonical.js';
+import { shareJson } from '../policy/shared-json.js';
 import { PRECEDENCE } from './precedence.js';
 
 export interface RuleMatch {
@@ -76,14 +77,14 @@ export function factsDigestOfJson(digestJson: string): string {
   return `sha256:${sha256Hex(digestJson)}`;
 }
 
-// A rule's match entry is the same every time it matches (per shadow flag): built once and frozen, so
-// decisions share it instead of each making its own.
+// A rule's match entry is the same every time it matches (per shadow flag): built once, frozen and its
+// text remembered (shareJson), so decisions share it and the audit record does not serialise it again.
 const matchEntries = new WeakMap<CompiledRule, { enforce?: RuleMatch; shadow?: RuleMatch }>();
 function matchOf(rule: CompiledRule, shadow: boolean): RuleMatch {
   let byMode = matchEntries.get(rule);
   if (!byMode) matchEntries.set(rule, (byMode = {}));
   const key = shadow ? 'shadow' : 'enforce';
-  return (byMode[key] ??= deepFreeze({
+  return (byMode[key] ??= shareJson({
     ruleId: rule.id,
     effect: rule.effect,
     reasonCode: rule.reasonCode,

@@ -47,8 +47,8 @@ export interface CompiledRule {
   mode: Mode;
   match(facts: DecisionFacts): boolean;
   /**
-   * The rule's selectors over everything but the agent's and the operation's facts: for a rule that
-   * `candidates()` returned, `matchRest(facts)` is `match(facts)`.
+   * The rule's selectors over everything but the indexed parts (agent, operation, target and permission
+   * facts): for a rule that `candidates()` returned, `matchRest(facts)` is `match(facts)`.
    */
   matchRest(facts: DecisionFacts): boolean;
 }
@@ -61,8 +61,9 @@ export interface CompiledPolicy {
   controls: ReadonlyMap<string, Control>;
   sources: readonly RuleSource[];
   /**
-   * The rules, in order, whose agent and operation selectors match these facts (the others cannot
-   * match). Answered once per shared agent and operation part and remembered (see ruleIndex).
+   * The rules, in order, whose selectors over the agent, operation, target and permission facts match
+   * these facts (the others cannot match). Answered once per combination of shared parts and remembered
+   * (see ruleIndex).
    */
   candidates(facts: DecisionFacts): readonly CompiledRule[];
 }
@@ -279,16 +280,15 @@ function boolPred(v: unknown, get: (f: DecisionFacts) => boolean): Pred {
 }
 
 /**
- * A condition compiled to the conjunction of its selectors, grouped by what they read: the agent's facts
- * only, the operation's facts only, or anything else. Agent and operation facts are shared between calls
- * (frozen parts, see shared-json.ts), so the first two groups can be answered once per shared part (the
- * rule index below) instead of once per call.
+ * The parts of the facts a selector can read alone. Each is shared between calls (frozen, see
+ * shared-json.ts) whenever its inputs are, so selectors that read one part only are answered once per
+ * shared part (the rule index below) instead of once per call. Time and risk change with every call.
  */
-interface CompiledCondition {
-  agent: Pred[];
-  operation: Pred[];
-  other: Pred[];
-}
+const PARTS = ['agent', 'operation', 'target', 'permissions'] as const;
+type Part = (typeof PARTS)[number];
+
+/** A condition compiled to the conjunction of its selectors, grouped by the one part they read, or `other`. */
+type CompiledCondition = Record<Part | 'other', Pred[]>;
 
 function and(preds: readonly Pred[]): Pred {
   if (preds.length === 0) return () => true;
@@ -299,19 +299,19 @@ function and(preds: readonly Pred[]): Pred {
   };
 }
 
-const whole = (c: CompiledCondition): Pred => and([...c.agent, ...c.operation, ...c.other]);
+const whole = (c: CompiledCondition): Pred => and([...c.agent, ...c.operation, ...c.target, ...c.permissions, ...c.other]);
 
-/** The group a combination (any/not) of sub-conditions belongs to: agent or operation when every sub reads only that, else other. */
-function groupOf(subs: readonly CompiledCondition[], agent: Pred[], operation: Pred[], other: Pred[]): Pred[] {
-  if (subs.every((s) => s.other.length === 0 && s.operation.length === 0)) return agent;
-  if (subs.every((s) => s.other.length === 0 && s.agent.length === 0)) return operation;
-  return other;
+/** The group a combination (any/not) of sub-conditions belongs to: a part when every sub reads only that part, else other. */
+function groupOf(subs: readonly CompiledCondition[], into: CompiledCondition): Pred[] {
+  const reads = new Set<Part | 'other'>();
+  for (const sub of subs) for (const g of [...PARTS, 'other'] as const) if (sub[g].length > 0) reads.add(g);
+  const [only] = reads;
+  return reads.size === 1 && only !== 'other' ? into[only!] : into.other;
 }
 
 function compileCondition(c: Condition, where: string, errors: string[]): CompiledCondition {
-  const agentPreds: Pred[] = [];
-  const opPreds: Pred[] = [];
-  const preds: Pred[] = [];
+  const out: CompiledCondition = { agent: [], operation: [], target: [], permissions: [], other: [] };
+  const { agent: agentPreds, operation: opPreds, target: targetPreds, permissions: permPreds, other: preds } = out;
   const a = c.agent;
   if (a) {
     for (const [k, v] of Object.entries(a)) {
@@ -357,15 +357,15 @@ function compileCondition(c: Condition, where: string, errors: string[]): Compil
   if (t) {
     for (const [k, v] of Object.entries(t)) {
       switch (k) {
-        case 'id': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.target.id) || f.target.relatedIds.some(m)); break; }
-        case 'type': { const m = exactAny(v as StrList, true); preds.push((f) => m(f.target.type)); break; }
-        case 'knownToDirectory': preds.push(boolPred(v, (f) => f.target.knownToDirectory)); break;
-        case 'privilegedRole': preds.push(boolPred(v, (f) => f.target.privilegedRole)); break;
-        case 'roleAssignableGroup': preds.push(boolPred(v, (f) => f.target.roleAssignableGroup)); break;
-        case 'holdsControlPlane': preds.push(boolPred(v, (f) => f.target.holdsControlPlane)); break;
-        case 'callerOwnsTarget': preds.push(boolPred(v, (f) => f.target.callerOwnsTarget)); break;
-        case 'callerOwnApp': preds.push(boolPred(v, (f) => f.target.callerOwnApp)); break;
-        case 'isCaller': preds.push(boolPred(v, (f) => f.target.isCaller)); break;
+        case 'id': { const m = exactAny(v as StrList, true); targetPreds.push((f) => m(f.target.id) || f.target.relatedIds.some(m)); break; }
+        case 'type': { const m = exactAny(v as StrList, true); targetPreds.push((f) => m(f.target.type)); break; }
+        case 'knownToDirectory': targetPreds.push(boolPred(v, (f) => f.target.knownToDirectory)); break;
+        case 'privilegedRole': targetPreds.push(boolPred(v, (f) => f.target.privilegedRole)); break;
+        case 'roleAssignableGroup': targetPreds.push(boolPred(v, (f) => f.target.roleAssignableGroup)); break;
+        case 'holdsControlPlane': targetPreds.push(boolPred(v, (f) => f.target.holdsControlPlane)); break;
+        case 'callerOwnsTarget': targetPreds.push(boolPred(v, (f) => f.target.callerOwnsTarget)); break;
+        case 'callerOwnApp': targetPreds.push(boolPred(v, (f) => f.target.callerOwnApp)); break;
+        case 'isCaller': targetPreds.push(boolPred(v, (f) => f.target.isCaller)); break;
         default: errors.push(`${where}.target: unknown selector '${k}'`);
       }
     }
@@ -376,17 +376,17 @@ function compileCondition(c: Condition, where: string, errors: string[]): Compil
       switch (k) {
         case 'held': {
           const want = v === 'unknown' ? null : v === true;
-          preds.push((f) => f.permissions.held === want);
+          permPreds.push((f) => f.permissions.held === want);
           break;
         }
-        case 'inToken': preds.push(boolPred(v, (f) => f.permissions.inToken === true)); break;
-        case 'revokedInToken': preds.push(boolPred(v, (f) => f.permissions.revokedInToken.length > 0)); break;
-        case 'withheld': preds.push(boolPred(v, (f) => f.permissions.withheld.length > 0)); break;
+        case 'inToken': permPreds.push(boolPred(v, (f) => f.permissions.inToken === true)); break;
+        case 'revokedInToken': permPreds.push(boolPred(v, (f) => f.permissions.revokedInToken.length > 0)); break;
+        case 'withheld': permPreds.push(boolPred(v, (f) => f.permissions.withheld.length > 0)); break;
         // firstUse only matches when the usage store gave an answer: "don't know" is never "first".
-        case 'firstUse': { const want = v === true; preds.push((f) => f.permissions.firstUse !== null && f.permissions.firstUse === want); break; }
-        case 'holds': { const m = globAny(v as StrList, `${where}.${k}`, errors); preds.push((f) => m(f.permissions.holds)); break; }
-        case 'latentPrivilege': preds.push(boolPred(v, (f) => f.permissions.latentPrivilege)); break;
-        case 'privilegedRoleActive': preds.push(boolPred(v, (f) => f.permissions.privilegedRoleActive)); break;
+        case 'firstUse': { const want = v === true; permPreds.push((f) => f.permissions.firstUse !== null && f.permissions.firstUse === want); break; }
+        case 'holds': { const m = globAny(v as StrList, `${where}.${k}`, errors); permPreds.push((f) => m(f.permissions.holds)); break; }
+        case 'latentPrivilege': permPreds.push(boolPred(v, (f) => f.permissions.latentPrivilege)); break;
+        case 'privilegedRoleActive': permPreds.push(boolPred(v, (f) => f.permissions.privilegedRoleActive)); break;
         default: errors.push(`${where}.permissions: unknown selector '${k}'`);
       }
     }
@@ -417,16 +417,14 @@ function compileCondition(c: Condition, where: string, errors: string[]): Compil
   if (c.all) {
     c.all.forEach((s, i) => {
       const sub = compileCondition(s, `${where}.all[${i}]`, errors);
-      agentPreds.push(...sub.agent);
-      opPreds.push(...sub.operation);
-      preds.push(...sub.other);
+      for (const g of [...PARTS, 'other'] as const) out[g].push(...sub[g]);
     });
   }
   if (c.any) {
     const subs = c.any.map((s, i) => compileCondition(s, `${where}.any[${i}]`, errors));
     const each = subs.map(whole);
     // Loops rather than some(callback): these run for every call, and a callback per call is garbage.
-    groupOf(subs, agentPreds, opPreds, preds).push((f) => {
+    groupOf(subs, out).push((f) => {
       for (const s of each) if (s(f)) return true;
       return false;
     });
@@ -434,9 +432,9 @@ function compileCondition(c: Condition, where: string, errors: string[]): Compil
   if (c.not) {
     const sub = compileCondition(c.not, `${where}.not`, errors);
     const p = whole(sub);
-    groupOf([sub], agentPreds, opPreds, preds).push((f) => !p(f));
+    groupOf([sub], out).push((f) => !p(f));
   }
-  return { agent: agentPreds, operation: opPreds, other: preds };
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,22 +457,18 @@ interface RawFile {
   rules: RawRule[];
 }
 
-interface PartChecks {
-  agent: Pred;
-  operation: Pred;
-}
+type PartChecks = Record<Part, Pred>;
 
 /**
- * The rule index: which rules' agent selectors pass for an agent part, and which rules' operation
- * selectors pass for an operation part, each answered once per shared (frozen, see shared-json.ts) part
- * and remembered, and the candidate list once per pair of them: a call evaluates the rest of the rules
- * that name its agent and operation (or name neither), not every rule. Parts that are not shared (e.g.
- * facts parsed from an audit record on replay) are checked afresh, with the same checks.
+ * The rule index: which rules' selectors over one part pass for that part (a mask per shared part,
+ * answered once and remembered), and the candidate list once per combination of shared parts: a call
+ * evaluates only the rest (time, risk, selectors mixing parts) of the rules that its agent, operation,
+ * target and permission facts let through, not every rule. Parts that are not shared (a target read from
+ * a request body, facts parsed from an audit record on replay) are checked afresh, with the same checks.
  */
 function ruleIndex(rules: readonly CompiledRule[], checks: readonly PartChecks[]): (facts: DecisionFacts) => readonly CompiledRule[] {
-  const masks = { agent: new WeakMap<object, Uint8Array>(), operation: new WeakMap<object, Uint8Array>() };
-  const pairs = new WeakMap<object, WeakMap<object, readonly CompiledRule[]>>();
-  const maskOf = (facts: DecisionFacts, part: 'agent' | 'operation'): Uint8Array | undefined => {
+  const masks: Record<Part, WeakMap<object, Uint8Array>> = { agent: new WeakMap(), operation: new WeakMap(), target: new WeakMap(), permissions: new WeakMap() };
+  const maskOf = (facts: DecisionFacts, part: Part): Uint8Array | undefined => {
     const key = facts[part];
     if (!isShared(key)) return undefined;
     let m = masks[part].get(key);
@@ -484,25 +478,32 @@ function ruleIndex(rules: readonly CompiledRule[], checks: readonly PartChecks[]
     }
     return m;
   };
-  const select = (facts: DecisionFacts, agent: Uint8Array | undefined, operation: Uint8Array | undefined): CompiledRule[] => {
+  const passes = (facts: DecisionFacts, i: number, part: Part, mask: Uint8Array | undefined): boolean => (mask ? mask[i] === 1 : checks[i]![part](facts));
+  const select = (facts: DecisionFacts, m: Record<Part, Uint8Array | undefined>): CompiledRule[] => {
     const out: CompiledRule[] = [];
     for (let i = 0; i < rules.length; i++) {
-      if (agent ? agent[i] === 0 : !checks[i]!.agent(facts)) continue;
-      if (operation ? operation[i] === 0 : !checks[i]!.operation(facts)) continue;
-      out.push(rules[i]!);
+      if (passes(facts, i, 'agent', m.agent) && passes(facts, i, 'operation', m.operation) && passes(facts, i, 'target', m.target) && passes(facts, i, 'permissions', m.permissions)) {
+        out.push(rules[i]!);
+      }
     }
     return out;
   };
+  // agent → operation → target → permissions → candidates, each level weak so lists go with their parts.
+  type Level = WeakMap<object, Level | readonly CompiledRule[]>;
+  const lists: Level = new WeakMap();
   return (facts) => {
-    const agent = maskOf(facts, 'agent');
-    const operation = maskOf(facts, 'operation');
-    if (!agent || !operation) return select(facts, agent, operation);
-    let byOperation = pairs.get(facts.agent);
-    if (!byOperation) pairs.set(facts.agent, (byOperation = new WeakMap()));
-    let list = byOperation.get(facts.operation);
+    const m = { agent: maskOf(facts, 'agent'), operation: maskOf(facts, 'operation'), target: maskOf(facts, 'target'), permissions: maskOf(facts, 'permissions') };
+    if (!m.agent || !m.operation || !m.target || !m.permissions) return select(facts, m);
+    let level = lists;
+    for (const part of ['agent', 'operation', 'target'] as const) {
+      let next = level.get(facts[part]) as Level | undefined;
+      if (!next) level.set(facts[part], (next = new WeakMap()));
+      level = next;
+    }
+    let list = level.get(facts.permissions) as readonly CompiledRule[] | undefined;
     if (!list) {
-      list = Object.freeze(select(facts, agent, operation));
-      byOperation.set(facts.operation, list);
+      list = Object.freeze(select(facts, m));
+      level.set(facts.permissions, list);
     }
     return list;
   };
@@ -581,7 +582,7 @@ export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
       }
       const cond = compileCondition(r.when, `${where}.when`, errors);
       if (r.enabled === false) return;
-      checks.push({ agent: and(cond.agent), operation: and(cond.operation) });
+      checks.push({ agent: and(cond.agent), operation: and(cond.operation), target: and(cond.target), permissions: and(cond.permissions) });
       const rule: CompiledRule = {
         id: r.id,
         file: src.name,

@@ -7,7 +7,7 @@
 import type { Principal } from '../identity/principal.js';
 import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldPermission, HeldRole, Provenance } from '../directory/view.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
-import { shareJson } from './shared-json.js';
+import { createInterner, shareJson } from './shared-json.js';
 
 /** The requirement for one permission scheme, as the classifier derives it from Microsoft's map. */
 export interface PermissionRequirement {
@@ -360,11 +360,20 @@ function buildOperationFacts(operation: OperationFacts, scheme: 'Application' | 
  * cannot change, so the facts built from it once stay right. Anything else is built afresh.
  */
 function operationFacts(operation: OperationFacts, scheme: 'Application' | 'DelegatedWork', req: PermissionRequirement): DecisionFacts['operation'] {
-  if (!Object.isFrozen(operation) || !Object.isFrozen(operation.related)) return buildOperationFacts(operation, scheme, req);
+  if (!Object.isFrozen(operation) || !Object.isFrozen(operation.related)) return internOperation(buildOperationFacts(operation, scheme, req));
   let byScheme = operationFactsByOperation.get(operation);
   if (!byScheme) operationFactsByOperation.set(operation, (byScheme = {}));
   return (byScheme[scheme] ??= shareJson(buildOperationFacts(operation, scheme, req)));
 }
+
+// Parts built afresh for a call (an operation classified with its body, and the target and permission
+// facts derived from it) repeat as well: an agent adding members to one group makes the same facts each
+// time. They are interned by content, so they too are shared parts: answered once by the rule index and
+// serialised once. Bounded, because the targets of such calls are as many as the directory's objects.
+const INTERNED_MAX = 4096;
+const internOperation = createInterner<DecisionFacts['operation']>(INTERNED_MAX);
+const internTarget = createInterner<DecisionFacts['target']>(INTERNED_MAX);
+const internPermissions = createInterner<DecisionFacts['permissions']>(INTERNED_MAX);
 
 function directoryFacts(view: DirectoryView): NonNullable<DecisionFacts['directory']> {
   let d = directoryFactsByView.get(view);
@@ -596,8 +605,8 @@ export function gatherFacts(
     agent,
     token: tokenFacts(principal),
     operation: operationFacts(operation, scheme, req),
-    target: d.target,
-    permissions: d.permissions(firstUse),
+    target: internTarget(d.target),
+    permissions: internPermissions(d.permissions(firstUse)),
     directory: view ? directoryFacts(view) : null,
     risk: context.risk ? { score: context.risk.score, flags: [...context.risk.flags] } : null,
   };

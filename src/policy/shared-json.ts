@@ -17,27 +17,65 @@ export function shareJson<T extends object>(value: T): T {
   return value;
 }
 
+/**
+ * A bounded table of shared parts by content, for parts built afresh that repeat between calls: equal JSON
+ * text means equal data, so the first value shared with that text stands for the others. When the table
+ * is full it starts over, which costs only the saving. The text is computed once, for the lookup and the
+ * remembered text alike.
+ */
+export function createInterner<T extends object>(max: number): (value: T) => T {
+  const byText = new Map<string, T>();
+  return (value) => {
+    if (sharedText.has(value)) return value;
+    const text = jsonWithShared(value, 1);
+    const known = byText.get(text);
+    if (known !== undefined) return known;
+    if (byText.size >= max) byText.clear();
+    deepFreeze(value);
+    sharedText.set(value, text);
+    byText.set(text, value);
+    return value;
+  };
+}
+
 /** The value was shared with `shareJson`: deep-frozen, so anything derived from it alone stays right. */
 export function isShared(value: object): boolean {
   return sharedText.has(value);
 }
 
+// Member names come from a small fixed set (the facts' and decisions' own): their JSON text once each.
+const keyText = new Map<string, string>();
+function keyJson(key: string): string {
+  let t = keyText.get(key);
+  if (t === undefined) {
+    t = JSON.stringify(key);
+    if (keyText.size < 1024) keyText.set(key, t);
+  }
+  return t;
+}
+
 /**
  * `JSON.stringify(value)` for plain JSON data, byte for byte, reusing the remembered text of shared parts
- * (`shareJson`) found in objects down to `depth` levels (arrays are not walked). Member order is the
- * objects' own, as JSON.stringify has it; `undefined` members are left out as it does.
+ * (`shareJson`) found in objects and arrays down to `depth` levels. Member order is the objects' own, as
+ * JSON.stringify has it; `undefined` members are left out and `undefined` array items written as null, as
+ * it does.
  */
 export function jsonWithShared(value: unknown, depth: number): string {
   if (value !== null && typeof value === 'object') {
     const known = sharedText.get(value);
     if (known !== undefined) return known;
-    if (depth > 0 && !Array.isArray(value)) {
+    if (depth > 0) {
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += `${i > 0 ? ',' : ''}${jsonWithShared(value[i], depth - 1)}`;
+        return `${out}]`;
+      }
       const obj = value as Record<string, unknown>;
       let out = '{';
       for (const key of Object.keys(obj)) {
         const v = obj[key];
         if (v === undefined) continue;
-        out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${jsonWithShared(v, depth - 1)}`;
+        out += `${out.length > 1 ? ',' : ''}${keyJson(key)}:${jsonWithShared(v, depth - 1)}`;
       }
       return `${out}}`;
     }

@@ -36,7 +36,17 @@ const policy = policyFrom(`rules:
     reason: Office hours.
     when: { context: { time: { timezone: UTC, days: [mon, tue, wed, thu, fri], from: "08:00", to: "18:00" } } }
 `);
-const view = createFixtureView({ agents: [{ appId: APP, permissions: ['Mail.Read', 'User.Read.All'] }] });
+const fixture = createFixtureView({ agents: [{ appId: APP, permissions: ['Mail.Read', 'User.Read.All'] }] });
+// The directory's view caches its effective answer per principal (so target and permission facts are
+// shared parts too); the fixture view recomputes it on each call, so cache its answers the same way.
+const answers = new WeakMap<object, ReturnType<typeof fixture.effective>>();
+const view: typeof fixture = {
+  ...fixture,
+  effective(principal) {
+    if (!answers.has(principal)) answers.set(principal, fixture.effective(principal));
+    return answers.get(principal);
+  },
+};
 
 const plain = (f: DecisionFacts): DecisionFacts => JSON.parse(JSON.stringify(f)) as DecisionFacts;
 const summary = (facts: DecisionFacts) => {
@@ -99,7 +109,7 @@ describe('rule index', () => {
     operation({ needs: ['Mail.Read'], related: { select: ['secretSauce'], expand: [] } }),
   ];
   // As the classifier hands out remembered operations: frozen, so their facts are shared parts.
-  const frozenOps = ops.map((o) => Object.freeze({ ...o, related: Object.freeze({ ...o.related }) }));
+  const frozenOps = ops.map((o) => Object.freeze({ ...o, target: Object.freeze({ ...o.target }), related: Object.freeze({ ...o.related }) }));
   const times = [new Date('2026-01-05T10:00:00Z'), new Date('2026-01-10T23:00:00Z')];
 
   it('selects exactly the rules whose whole condition matches, for shared and plain facts alike', () => {
@@ -120,19 +130,22 @@ describe('rule index', () => {
     );
   });
 
-  it('leaves a call with only the rules naming its agent and operation', () => {
+  it('leaves a call with only the rules naming its agent, operation and target', () => {
     const p = policyFrom(`rules:
   - { id: other-app, effect: block, reasonCode: other-app, reason: R., when: { agent: { appId: bbbbbbbb-0000-0000-0000-000000000002 } } }
   - { id: writes, effect: alert, reasonCode: writes, reason: R., when: { operation: { method: [POST, PATCH] } } }
   - { id: mine-reads, effect: alert, reasonCode: mine-reads, reason: R., when: { agent: { appId: ${APP} }, operation: { method: GET }, target: { type: user } } }
+  - { id: groups, effect: alert, reasonCode: groups, reason: R., when: { target: { type: group } } }
+  - { id: not-held, effect: block, reasonCode: not-held, reason: R., when: { permissions: { held: false } } }
 `);
     const facts = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[0]! });
     expect(p.candidates(facts).map((r) => r.id)).toEqual(['mine-reads']);
     expect(p.candidates(plain(facts)).map((r) => r.id)).toEqual(['mine-reads']);
-    // Remembered for the pair of shared parts: the same list object the next time.
+    // Remembered for the combination of shared parts: the same list object the next time.
     const again = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[1]! });
     expect(again.agent).toBe(facts.agent);
     expect(again.operation).toBe(facts.operation);
+    expect(again.target).toBe(facts.target);
     expect(p.candidates(again)).toBe(p.candidates(facts));
   });
 });

@@ -6,7 +6,7 @@ import { gatherFacts } from '../../../src/policy/inputs.js';
 import type { DecisionFacts } from '../../../src/policy/inputs.js';
 import type { DirectoryView, EffectivePermissions } from '../../../src/directory/view.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
-import { jsonWithShared, shareJson } from '../../../src/policy/shared-json.js';
+import { createInterner, isShared, jsonWithShared, shareJson } from '../../../src/policy/shared-json.js';
 import { serialiseFacts } from '../../../src/audit/event.js';
 import { appPrincipal, delegatedPrincipal, operation, APP } from './helpers.js';
 import type { Principal } from '../../../src/identity/principal.js';
@@ -133,10 +133,24 @@ describe('shared facts parts', () => {
     expect(gatherFacts(principal, operation(), view, { now }).agent.disabled).toBe(false);
   });
 
-  it('share the operation facts only for a frozen (classifier-remembered) operation', () => {
+  it('share the operation facts of a frozen (classifier-remembered) operation, and intern the others by content', () => {
     const principal = appPrincipal();
-    const loose = operation();
-    expect(gatherFacts(principal, loose, view1, { now }).operation).not.toBe(gatherFacts(principal, loose, view1, { now }).operation);
+    // Classified afresh (a call with a body): equal operations get the one interned, frozen facts part.
+    const loose = gatherFacts(principal, operation(), view1, { now }).operation;
+    expect(gatherFacts(principal, operation(), view1, { now }).operation).toBe(loose);
+    expect(Object.isFrozen(loose)).toBe(true);
+    const other = gatherFacts(principal, operation({ path: '/users/user-3/messages', target: { type: 'user', id: 'user-3' } }), view1, { now }).operation;
+    expect(other).not.toBe(loose);
+    expect(other.path).toBe('/users/user-3/messages');
+    // The target and permission facts derived from a loose operation are interned the same way.
+    const first = gatherFacts(principal, operation({ method: 'POST', action: 'create' }), view1, { now });
+    const second = gatherFacts(principal, operation({ method: 'POST', action: 'create' }), view1, { now });
+    expect(second.target).toBe(first.target);
+    expect(second.permissions).toBe(first.permissions);
+    expect(serialiseFacts(second).record).toBe(JSON.stringify(plain(second)));
+    const elsewhere = gatherFacts(principal, operation({ method: 'POST', action: 'create', target: { type: 'user', id: 'user-3' } }), view1, { now });
+    expect(elsewhere.target).not.toBe(first.target);
+    expect(elsewhere.target.id).toBe('user-3');
     const frozen = operation({ related: Object.freeze({ select: Object.freeze(['id']) as string[], expand: [] }) });
     Object.freeze(frozen);
     const a = gatherFacts(principal, frozen, view1, { now });
@@ -172,5 +186,26 @@ describe('jsonWithShared', () => {
     ];
     for (const v of values) for (const depth of [0, 1, 2, 5]) expect(jsonWithShared(v, depth)).toBe(JSON.stringify(v));
     expect(Object.isFrozen(shared.a[2])).toBe(true);
+  });
+});
+
+describe('createInterner', () => {
+  it('gives the first value of equal content, frozen with its text remembered, and starts over when full', () => {
+    const intern = createInterner<{ id: string; tags: string[] }>(2);
+    const a = intern({ id: 'a', tags: ['x'] });
+    expect(intern({ id: 'a', tags: ['x'] })).toBe(a);
+    expect(Object.isFrozen(a.tags)).toBe(true);
+    expect(isShared(a)).toBe(true);
+    expect(jsonWithShared({ part: a }, 1)).toBe(JSON.stringify({ part: a }));
+    // Member order is part of the content, as it is of the text the audit record stores.
+    const reordered = { tags: ['x'], id: 'a' } as { id: string; tags: string[] };
+    expect(intern(reordered)).toBe(reordered);
+    // Full (a and the reordered value): the next new value starts the table over, so a is forgotten.
+    intern({ id: 'b', tags: [] });
+    const again = { id: 'a', tags: ['x'] };
+    expect(intern(again)).toBe(again);
+    // A value that is shared already is its own entry.
+    const shared = shareJson({ id: 'c', tags: [] });
+    expect(intern(shared)).toBe(shared);
   });
 });
