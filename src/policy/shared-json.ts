@@ -27,7 +27,8 @@ export function createInterner<T extends object>(max: number): (value: T) => T {
   const byText = new Map<string, T>();
   return (value) => {
     if (sharedText.has(value)) return value;
-    const text = jsonWithShared(value, 1);
+    // The builtin, not jsonWithShared: a part built afresh holds few shared lists, and walking it is slower.
+    const text = JSON.stringify(value);
     const known = byText.get(text);
     if (known !== undefined) return known;
     if (byText.size >= max) byText.clear();

@@ -117,6 +117,12 @@ describe('gatherFacts', () => {
     expect(ra.target.knownToDirectory).toBe(false);
   });
 
+  it('the decision time is the ISO text of the time given, call after call (reused within a millisecond)', () => {
+    const times = [new Date(Date.UTC(2026, 0, 1, 9, 0, 0, 1)), new Date(Date.UTC(2026, 0, 1, 9, 0, 0, 1)), new Date(Date.UTC(2026, 0, 1, 9, 0, 0, 2)), new Date(0)];
+    for (const t of times) expect(gatherFacts(appPrincipal(), operation(), view, { now: t }).at).toBe(t.toISOString());
+    expect(() => gatherFacts(appPrincipal(), operation(), view, { now: new Date(Number.NaN) })).toThrow(RangeError);
+  });
+
   it('facts are plain JSON: they survive a JSON round trip unchanged', () => {
     const f = gatherFacts(appPrincipal(), operation(), view, { now, risk: { score: 3, flags: ['x'] } });
     expect(JSON.parse(JSON.stringify(f))).toEqual(f);
