@@ -104,8 +104,8 @@ export function decide(facts: DecisionFacts, policy: CompiledPolicy, options: De
   // Only rules whose agent and operation selectors match can match (the policy's rule index).
   const candidates = policy.candidates(facts);
   for (let i = 0; i < candidates.length; i++) {
-    const rule = candidates[i]!;
-    if (!rule.matchRest(facts)) continue;
+    const { rule, rest } = candidates[i]!;
+    if (!rest(facts)) continue;
     const m = matchOf(rule, globalShadow || rule.mode === 'shadow');
     matches.push(m);
     // Strictly stronger replaces, so the first rule (in file, then rule order) of the winning effect decides.

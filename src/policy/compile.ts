@@ -46,11 +46,13 @@ export interface CompiledRule {
   controls: string[];
   mode: Mode;
   match(facts: DecisionFacts): boolean;
-  /**
-   * The rule's selectors over everything but the indexed parts (agent, operation, target and permission
-   * facts): for a rule that `candidates()` returned, `matchRest(facts)` is `match(facts)`.
-   */
-  matchRest(facts: DecisionFacts): boolean;
+}
+
+/** A rule that can match a call, with what is left to check of it for that call. */
+export interface Candidate {
+  rule: CompiledRule;
+  /** The rule's selectors that the indexed parts did not settle: for this call, `rest(facts)` is `rule.match(facts)`. */
+  rest(facts: DecisionFacts): boolean;
 }
 
 export interface CompiledPolicy {
@@ -61,11 +63,11 @@ export interface CompiledPolicy {
   controls: ReadonlyMap<string, Control>;
   sources: readonly RuleSource[];
   /**
-   * The rules, in order, whose selectors over the agent, operation, target and permission facts match
-   * these facts (the others cannot match). Answered once per combination of shared parts and remembered
-   * (see ruleIndex).
+   * The rules, in order, that the agent, operation, target and permission facts leave able to match (the
+   * others cannot), each with the rest of its condition. Answered once per combination of shared parts
+   * and remembered (see ruleIndex).
    */
-  candidates(facts: DecisionFacts): readonly CompiledRule[];
+  candidates(facts: DecisionFacts): readonly Candidate[];
 }
 
 export type CompileResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] };
@@ -287,9 +289,24 @@ function boolPred(v: unknown, get: (f: DecisionFacts) => boolean): Pred {
 const PARTS = ['agent', 'operation', 'target', 'permissions'] as const;
 type Part = (typeof PARTS)[number];
 
-/** A condition compiled to the conjunction of its selectors, grouped by the one part they read, or `other`. */
-type CompiledCondition = Record<Part | 'other', Pred[]>;
+/**
+ * An `any` whose branches read the time or risk as well as the indexed parts: `fixed` is the disjunction
+ * of the branches that read only indexed parts, `varying` of the others (none when every branch reads
+ * indexed parts, spread over several). For a combination of shared parts, a true `fixed` settles the
+ * `any`, and a false one leaves only `varying` to check on each call (the rule index's partial evaluation).
+ */
+interface MixedAny {
+  fixed: Pred;
+  varying: Pred | undefined;
+}
 
+/**
+ * A condition compiled to the conjunction of its selectors, grouped by the one part they read, `mixed`
+ * (any of several), or `other` (reading the time or risk, or a `not` of selectors over several parts).
+ */
+type CompiledCondition = Record<Part | 'other', Pred[]> & { mixed: MixedAny[] };
+
+// Loops rather than every/some(callback): these run for every call, and a callback per call is garbage.
 function and(preds: readonly Pred[]): Pred {
   if (preds.length === 0) return () => true;
   if (preds.length === 1) return preds[0]!;
@@ -299,18 +316,32 @@ function and(preds: readonly Pred[]): Pred {
   };
 }
 
-const whole = (c: CompiledCondition): Pred => and([...c.agent, ...c.operation, ...c.target, ...c.permissions, ...c.other]);
+function or(preds: readonly Pred[]): Pred {
+  if (preds.length === 1) return preds[0]!;
+  return (f) => {
+    for (const p of preds) if (p(f)) return true;
+    return false;
+  };
+}
 
-/** The group a combination (any/not) of sub-conditions belongs to: a part when every sub reads only that part, else other. */
-function groupOf(subs: readonly CompiledCondition[], into: CompiledCondition): Pred[] {
+const mixedPred = (m: MixedAny): Pred => (m.varying ? or([m.fixed, m.varying]) : m.fixed);
+const whole = (c: CompiledCondition): Pred => and([...c.agent, ...c.operation, ...c.target, ...c.permissions, ...c.other, ...c.mixed.map(mixedPred)]);
+/** The condition reads the indexed parts only (any number of them). */
+const indexedOnly = (c: CompiledCondition): boolean => c.other.length === 0 && c.mixed.every((m) => m.varying === undefined);
+
+/** The one part every sub-condition reads, if there is one. */
+function onePart(subs: readonly CompiledCondition[]): Part | undefined {
   const reads = new Set<Part | 'other'>();
-  for (const sub of subs) for (const g of [...PARTS, 'other'] as const) if (sub[g].length > 0) reads.add(g);
+  for (const sub of subs) {
+    for (const g of [...PARTS, 'other'] as const) if (sub[g].length > 0) reads.add(g);
+    if (sub.mixed.length > 0) reads.add('other');
+  }
   const [only] = reads;
-  return reads.size === 1 && only !== 'other' ? into[only!] : into.other;
+  return reads.size === 1 && only !== 'other' ? only : undefined;
 }
 
 function compileCondition(c: Condition, where: string, errors: string[]): CompiledCondition {
-  const out: CompiledCondition = { agent: [], operation: [], target: [], permissions: [], other: [] };
+  const out: CompiledCondition = { agent: [], operation: [], target: [], permissions: [], other: [], mixed: [] };
   const { agent: agentPreds, operation: opPreds, target: targetPreds, permissions: permPreds, other: preds } = out;
   const a = c.agent;
   if (a) {
@@ -418,21 +449,26 @@ function compileCondition(c: Condition, where: string, errors: string[]): Compil
     c.all.forEach((s, i) => {
       const sub = compileCondition(s, `${where}.all[${i}]`, errors);
       for (const g of [...PARTS, 'other'] as const) out[g].push(...sub[g]);
+      out.mixed.push(...sub.mixed);
     });
   }
   if (c.any) {
     const subs = c.any.map((s, i) => compileCondition(s, `${where}.any[${i}]`, errors));
-    const each = subs.map(whole);
-    // Loops rather than some(callback): these run for every call, and a callback per call is garbage.
-    groupOf(subs, out).push((f) => {
-      for (const s of each) if (s(f)) return true;
-      return false;
-    });
+    const part = onePart(subs);
+    const fixed = subs.filter(indexedOnly).map(whole);
+    const varying = subs.filter((s) => !indexedOnly(s)).map(whole);
+    if (part) out[part].push(or(subs.map(whole)));
+    else if (fixed.length > 0) out.mixed.push({ fixed: or(fixed), varying: varying.length > 0 ? or(varying) : undefined });
+    else out.other.push(or(varying));
   }
   if (c.not) {
     const sub = compileCondition(c.not, `${where}.not`, errors);
     const p = whole(sub);
-    groupOf([sub], out).push((f) => !p(f));
+    const negated: Pred = (f) => !p(f);
+    const part = onePart([sub]);
+    if (part) out[part].push(negated);
+    else if (indexedOnly(sub)) out.mixed.push({ fixed: negated, varying: undefined });
+    else out.other.push(negated);
   }
   return out;
 }
@@ -457,16 +493,19 @@ interface RawFile {
   rules: RawRule[];
 }
 
-type PartChecks = Record<Part, Pred>;
+/** A rule's condition as the index uses it: one check per indexed part, the mixed `any`s, and the rest. */
+type PartChecks = Record<Part, Pred> & { mixed: readonly MixedAny[]; other: Pred; rest: Pred };
 
 /**
  * The rule index: which rules' selectors over one part pass for that part (a mask per shared part,
  * answered once and remembered), and the candidate list once per combination of shared parts: a call
- * evaluates only the rest (time, risk, selectors mixing parts) of the rules that its agent, operation,
- * target and permission facts let through, not every rule. Parts that are not shared (a target read from
- * a request body, facts parsed from an audit record on replay) are checked afresh, with the same checks.
+ * evaluates only the rest (time, risk) of the rules that its agent, operation, target and permission
+ * facts let through, not every rule. For such a combination the index also evaluates what of a mixed
+ * `any` reads those parts alone, keeping of it only what the call must still check, or dropping the rule
+ * when nothing can make it match. Parts that are not shared (a target read from a request body, facts
+ * parsed from an audit record on replay) are checked afresh, with the same checks.
  */
-function ruleIndex(rules: readonly CompiledRule[], checks: readonly PartChecks[]): (facts: DecisionFacts) => readonly CompiledRule[] {
+function ruleIndex(rules: readonly CompiledRule[], checks: readonly PartChecks[]): (facts: DecisionFacts) => readonly Candidate[] {
   const masks: Record<Part, WeakMap<object, Uint8Array>> = { agent: new WeakMap(), operation: new WeakMap(), target: new WeakMap(), permissions: new WeakMap() };
   const maskOf = (facts: DecisionFacts, part: Part): Uint8Array | undefined => {
     const key = facts[part];
@@ -479,30 +518,46 @@ function ruleIndex(rules: readonly CompiledRule[], checks: readonly PartChecks[]
     return m;
   };
   const passes = (facts: DecisionFacts, i: number, part: Part, mask: Uint8Array | undefined): boolean => (mask ? mask[i] === 1 : checks[i]![part](facts));
-  const select = (facts: DecisionFacts, m: Record<Part, Uint8Array | undefined>): CompiledRule[] => {
-    const out: CompiledRule[] = [];
+  const select = (facts: DecisionFacts, m: Record<Part, Uint8Array | undefined>, settle: boolean): Candidate[] => {
+    const out: Candidate[] = [];
     for (let i = 0; i < rules.length; i++) {
-      if (passes(facts, i, 'agent', m.agent) && passes(facts, i, 'operation', m.operation) && passes(facts, i, 'target', m.target) && passes(facts, i, 'permissions', m.permissions)) {
-        out.push(rules[i]!);
+      if (!(passes(facts, i, 'agent', m.agent) && passes(facts, i, 'operation', m.operation) && passes(facts, i, 'target', m.target) && passes(facts, i, 'permissions', m.permissions))) {
+        continue;
       }
+      const c = checks[i]!;
+      if (!settle || c.mixed.length === 0) {
+        out.push({ rule: rules[i]!, rest: c.rest });
+        continue;
+      }
+      const left: Pred[] = [];
+      let possible = true;
+      for (const mixed of c.mixed) {
+        if (mixed.fixed(facts)) continue;
+        if (!mixed.varying) {
+          possible = false;
+          break;
+        }
+        left.push(mixed.varying);
+      }
+      if (possible) out.push({ rule: rules[i]!, rest: left.length === 0 ? c.other : and([c.other, ...left]) });
     }
     return out;
   };
   // agent → operation → target → permissions → candidates, each level weak so lists go with their parts.
-  type Level = WeakMap<object, Level | readonly CompiledRule[]>;
+  type Level = WeakMap<object, Level | readonly Candidate[]>;
   const lists: Level = new WeakMap();
   return (facts) => {
     const m = { agent: maskOf(facts, 'agent'), operation: maskOf(facts, 'operation'), target: maskOf(facts, 'target'), permissions: maskOf(facts, 'permissions') };
-    if (!m.agent || !m.operation || !m.target || !m.permissions) return select(facts, m);
+    if (!m.agent || !m.operation || !m.target || !m.permissions) return select(facts, m, false);
     let level = lists;
     for (const part of ['agent', 'operation', 'target'] as const) {
       let next = level.get(facts[part]) as Level | undefined;
       if (!next) level.set(facts[part], (next = new WeakMap()));
       level = next;
     }
-    let list = level.get(facts.permissions) as readonly CompiledRule[] | undefined;
+    let list = level.get(facts.permissions) as readonly Candidate[] | undefined;
     if (!list) {
-      list = Object.freeze(select(facts, m));
+      list = Object.freeze(select(facts, m, true));
       level.set(facts.permissions, list);
     }
     return list;
@@ -582,7 +637,9 @@ export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
       }
       const cond = compileCondition(r.when, `${where}.when`, errors);
       if (r.enabled === false) return;
-      checks.push({ agent: and(cond.agent), operation: and(cond.operation), target: and(cond.target), permissions: and(cond.permissions) });
+      const other = and(cond.other);
+      const rest = and([...cond.other, ...cond.mixed.map(mixedPred)]);
+      checks.push({ agent: and(cond.agent), operation: and(cond.operation), target: and(cond.target), permissions: and(cond.permissions), mixed: cond.mixed, other, rest });
       const rule: CompiledRule = {
         id: r.id,
         file: src.name,
@@ -592,7 +649,6 @@ export function compilePolicy(sources: readonly RuleSource[]): CompileResult {
         controls: [...(r.controls ?? [])],
         mode: r.mode ?? 'enforce',
         match: whole(cond),
-        matchRest: and(cond.other),
       };
       if (r.description !== undefined) rule.description = r.description;
       rules.push(rule);

@@ -121,7 +121,7 @@ describe('rule index', () => {
           const facts0 = gatherFacts(principals[pi]!, frozenOp ? frozenOps[oi]! : ops[oi]!, view, { now: times[ti]! });
           for (const facts of [facts0, plain(facts0)]) {
             const expected = p.rules.filter((r) => r.match(facts)).map((r) => r.id);
-            expect(p.candidates(facts).filter((r) => r.matchRest(facts)).map((r) => r.id)).toEqual(expected);
+            expect(p.candidates(facts).filter((c) => c.rest(facts)).map((c) => c.rule.id)).toEqual(expected);
             expect(decide(facts, p, { decisionId: 'd' }).matches.map((m) => m.ruleId)).toEqual(expected);
           }
         }
@@ -139,13 +139,32 @@ describe('rule index', () => {
   - { id: not-held, effect: block, reasonCode: not-held, reason: R., when: { permissions: { held: false } } }
 `);
     const facts = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[0]! });
-    expect(p.candidates(facts).map((r) => r.id)).toEqual(['mine-reads']);
-    expect(p.candidates(plain(facts)).map((r) => r.id)).toEqual(['mine-reads']);
+    expect(p.candidates(facts).map((c) => c.rule.id)).toEqual(['mine-reads']);
+    expect(p.candidates(plain(facts)).map((c) => c.rule.id)).toEqual(['mine-reads']);
     // Remembered for the combination of shared parts: the same list object the next time.
     const again = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[1]! });
     expect(again.agent).toBe(facts.agent);
     expect(again.operation).toBe(facts.operation);
     expect(again.target).toBe(facts.target);
     expect(p.candidates(again)).toBe(p.candidates(facts));
+  });
+
+  it('settles what a mixed `any` reads of the shared parts once, leaving only the time or risk to check', () => {
+    const p = policyFrom(`rules:
+  - { id: mail-or-hours, effect: alert, reasonCode: a, reason: R., when: { any: [ { operation: { template: /users/*/messages } }, { context: { time: { timezone: UTC, days: [mon] } } } ] } }
+  - { id: groups-or-hours, effect: alert, reasonCode: b, reason: R., when: { any: [ { operation: { template: /groups/** } }, { context: { time: { timezone: UTC, days: [mon] } } } ] } }
+  - { id: other-app-or-writes, effect: block, reasonCode: c, reason: R., when: { any: [ { agent: { appId: bbbbbbbb-0000-0000-0000-000000000002 } }, { operation: { method: POST } } ] } }
+`);
+    const monday = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[0]! });
+    const saturday = gatherFacts(principals[0]!, frozenOps[0]!, view, { now: times[1]! });
+    const list = p.candidates(monday);
+    // The mail read settles mail-or-hours; groups-or-hours is left with its time window; the third
+    // rule cannot match this agent's GET, whatever the time, so it is not a candidate at all.
+    expect(list.map((c) => c.rule.id)).toEqual(['mail-or-hours', 'groups-or-hours']);
+    expect(p.candidates(saturday)).toBe(list);
+    expect(list.map((c) => [c.rest(monday), c.rest(saturday)])).toEqual([[true, true], [true, false]]);
+    for (const facts of [monday, saturday, plain(monday), plain(saturday)]) {
+      expect(decide(facts, p, { decisionId: 'd' }).matches.map((m) => m.ruleId)).toEqual(p.rules.filter((r) => r.match(facts)).map((r) => r.id));
+    }
   });
 });
