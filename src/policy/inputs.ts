@@ -7,7 +7,7 @@
 import type { Principal } from '../identity/principal.js';
 import type { DirectoryView, DirectoryObjectInfo, EffectivePermissions, HeldPermission, HeldRole, Provenance } from '../directory/view.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
-import { createInterner, shareJson } from './shared-json.js';
+import { shareJson } from './shared-json.js';
 
 /** The requirement for one permission scheme, as the classifier derives it from Microsoft's map. */
 export interface PermissionRequirement {
@@ -259,7 +259,7 @@ function heldEntry(effective: EffectivePermissions | undefined, permission: stri
 
 // Facts parts that repeat from call to call are built once and shared (frozen, their JSON text
 // remembered: see shareJson), keyed by the immutable objects they derive from: the principal (one per
-// verified token), the compiled map's permission requirement, a remembered (frozen) operation and the
+// verified token), the compiled map's permission requirement, a frozen (remembered or canonical) operation, the
 // directory view (one per snapshot), and the effective answer the directory's view caches per principal
 // (a new answer only at its next schedule boundary). Objects made afresh for each call are never keys: a
 // weak entry per call costs the garbage collector more than it saves (a view that does not cache its
@@ -356,24 +356,64 @@ function buildOperationFacts(operation: OperationFacts, scheme: 'Application' | 
 }
 
 /**
- * The operation's facts; shared when the classifier handed out a frozen (remembered) operation, which
- * cannot change, so the facts built from it once stay right. Anything else is built afresh.
+ * The operation's facts, shared: the operation is frozen (remembered by the classifier, or made canonical
+ * below), so the facts built from it once stay right.
  */
 function operationFacts(operation: OperationFacts, scheme: 'Application' | 'DelegatedWork', req: PermissionRequirement): DecisionFacts['operation'] {
-  if (!Object.isFrozen(operation) || !Object.isFrozen(operation.related)) return internOperation(buildOperationFacts(operation, scheme, req));
   let byScheme = operationFactsByOperation.get(operation);
   if (!byScheme) operationFactsByOperation.set(operation, (byScheme = {}));
   return (byScheme[scheme] ??= shareJson(buildOperationFacts(operation, scheme, req)));
 }
 
-// Parts built afresh for a call (an operation classified with its body, and the target and permission
-// facts derived from it) repeat as well: an agent adding members to one group makes the same facts each
-// time. They are interned by content, so they too are shared parts: answered once by the rule index and
-// serialised once. Bounded, because the targets of such calls are as many as the directory's objects.
-const INTERNED_MAX = 4096;
-const internOperation = createInterner<DecisionFacts['operation']>(INTERNED_MAX);
-const internTarget = createInterner<DecisionFacts['target']>(INTERNED_MAX);
-const internPermissions = createInterner<DecisionFacts['permissions']>(INTERNED_MAX);
+// Operations classified afresh (calls with a body, which the classifier does not remember because the
+// body can change the target) repeat too: an agent adding members to one group sends the same operation
+// each time. Such an operation is replaced by one frozen operation of the same content, so everything
+// derived from it is shared as for a remembered operation (operation, target and permission facts, the
+// rule index's answers). Bounded: the targets of such calls are as many as the directory's objects.
+const CANONICAL_MAX = 4096;
+const canonicalOperations = new Map<string, OperationFacts>();
+// A requirement's content as text, once per requirement object (the compiled map's are long-lived).
+const requirementTexts = new WeakMap<OperationFacts['permissions'], string>();
+
+function requirementText(p: OperationFacts['permissions']): string {
+  let t = requirementTexts.get(p);
+  if (t === undefined) {
+    const r = (q: PermissionRequirement) => [q.anyOf, q.least, q.alsoRequires];
+    requirementTexts.set(p, (t = JSON.stringify([r(p.Application), r(p.DelegatedWork)])));
+  }
+  return t;
+}
+
+function canonicalOperation(op: OperationFacts): OperationFacts {
+  if (Object.isFrozen(op) && Object.isFrozen(op.target) && Object.isFrozen(op.related)) return op;
+  const t = op.target;
+  // Every member policy reads, and nothing else (the classifier's operation carries more).
+  const key = JSON.stringify([requirementText(op.permissions), op.method, op.version, op.path, op.template, op.known, op.action, op.tier, op.tokenHasPermission, op.isBatch, t.type, t.id, t.idKind, t.relatedIds, t.viaMe, op.related.select, op.related.expand]);
+  const known = canonicalOperations.get(key);
+  if (known !== undefined) return known;
+  if (canonicalOperations.size >= CANONICAL_MAX) canonicalOperations.clear();
+  const target: OperationFacts['target'] = { type: t.type };
+  if (t.id !== undefined) target.id = t.id;
+  if (t.idKind !== undefined) target.idKind = t.idKind;
+  if (t.relatedIds !== undefined) target.relatedIds = Object.freeze([...t.relatedIds]) as string[];
+  if (t.viaMe !== undefined) target.viaMe = t.viaMe;
+  const canonical: OperationFacts = Object.freeze({
+    method: op.method,
+    version: op.version,
+    path: op.path,
+    template: op.template,
+    known: op.known,
+    action: op.action,
+    permissions: op.permissions,
+    target: Object.freeze(target),
+    tier: op.tier,
+    related: Object.freeze({ select: Object.freeze([...op.related.select]) as string[], expand: Object.freeze([...op.related.expand]) as string[] }),
+    tokenHasPermission: op.tokenHasPermission,
+    isBatch: op.isBatch,
+  });
+  canonicalOperations.set(key, canonical);
+  return canonical;
+}
 
 function directoryFacts(view: DirectoryView): NonNullable<DecisionFacts['directory']> {
   let d = directoryFactsByView.get(view);
@@ -548,16 +588,16 @@ function derive(principal: Principal, operation: OperationFacts, view: Directory
   };
 }
 
-// Derived facts are shared like the other parts when every input is one that cannot change: a frozen
-// (classifier-remembered) operation, the principal of a verified token, the view of one snapshot and the
-// effective answer the view caches for the principal (until its next schedule boundary, when the view
-// hands out a new answer and so a new key). Anything else is derived afresh.
+// Derived facts are shared like the other parts, keyed by inputs that cannot change: a frozen operation
+// (remembered by the classifier, or canonical), the principal of a verified token, the view of one
+// snapshot and the effective answer the view caches for the principal (until its next schedule boundary,
+// when the view hands out a new answer and so a new key). A view that recomputes its answer on each call
+// (the rule tests' fixture view) gets the same facts, without the saving.
 const NO_VIEW = {};
 const NO_ANSWER = {};
 const derivedMemo = new WeakMap<OperationFacts, WeakMap<Principal, WeakMap<object, WeakMap<object, Derived>>>>();
 
 function derivedFor(principal: Principal, operation: OperationFacts, view: DirectoryView | undefined, effective: EffectivePermissions | undefined, info: AgentInfo | undefined): Derived {
-  if (!Object.isFrozen(operation) || !Object.isFrozen(operation.target) || !Object.isFrozen(operation.related)) return derive(principal, operation, view, effective, info);
   let byPrincipal = derivedMemo.get(operation);
   if (!byPrincipal) derivedMemo.set(operation, (byPrincipal = new WeakMap()));
   let byView = byPrincipal.get(principal);
@@ -603,6 +643,7 @@ export function gatherFacts(
   view: DirectoryView | undefined,
   context: FactsContext,
 ): DecisionFacts {
+  operation = canonicalOperation(operation);
   const scheme = principal.kind === 'app' ? 'Application' : 'DelegatedWork';
   const req = operation.permissions[scheme];
   const effective = view?.effective(principal);
@@ -618,8 +659,8 @@ export function gatherFacts(
     agent,
     token: tokenFacts(principal),
     operation: operationFacts(operation, scheme, req),
-    target: internTarget(d.target),
-    permissions: internPermissions(d.permissions(firstUse)),
+    target: d.target,
+    permissions: d.permissions(firstUse),
     directory: view ? directoryFacts(view) : null,
     risk: context.risk ? { score: context.risk.score, flags: [...context.risk.flags] } : null,
   };

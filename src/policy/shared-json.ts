@@ -17,28 +17,6 @@ export function shareJson<T extends object>(value: T): T {
   return value;
 }
 
-/**
- * A bounded table of shared parts by content, for parts built afresh that repeat between calls: equal JSON
- * text means equal data, so the first value shared with that text stands for the others. When the table
- * is full it starts over, which costs only the saving. The text is computed once, for the lookup and the
- * remembered text alike.
- */
-export function createInterner<T extends object>(max: number): (value: T) => T {
-  const byText = new Map<string, T>();
-  return (value) => {
-    if (sharedText.has(value)) return value;
-    // The builtin, not jsonWithShared: a part built afresh holds few shared lists, and walking it is slower.
-    const text = JSON.stringify(value);
-    const known = byText.get(text);
-    if (known !== undefined) return known;
-    if (byText.size >= max) byText.clear();
-    deepFreeze(value);
-    sharedText.set(value, text);
-    byText.set(text, value);
-    return value;
-  };
-}
-
 /** The value was shared with `shareJson`: deep-frozen, so anything derived from it alone stays right. */
 export function isShared(value: object): boolean {
   return sharedText.has(value);

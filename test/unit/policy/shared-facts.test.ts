@@ -6,7 +6,7 @@ import { gatherFacts } from '../../../src/policy/inputs.js';
 import type { DecisionFacts } from '../../../src/policy/inputs.js';
 import type { DirectoryView, EffectivePermissions } from '../../../src/directory/view.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
-import { createInterner, isShared, jsonWithShared, shareJson } from '../../../src/policy/shared-json.js';
+import { jsonWithShared, shareJson } from '../../../src/policy/shared-json.js';
 import { serialiseFacts } from '../../../src/audit/event.js';
 import { appPrincipal, delegatedPrincipal, operation, APP } from './helpers.js';
 import type { Principal } from '../../../src/identity/principal.js';
@@ -100,6 +100,41 @@ describe('shared facts parts', () => {
     expect(f.permissions.revokedInToken).toEqual(['Mail.Read']);
   });
 
+  it('never mistake one operation classified afresh for another: every member policy reads tells them apart', () => {
+    const principal = appPrincipal();
+    const answer = view1.effective(principal);
+    const caching: DirectoryView = { ...view1, effective: () => answer };
+    const base = { method: 'POST', action: 'create' as const };
+    const variants = [
+      operation(base),
+      operation({ ...base, method: 'PATCH' }),
+      operation({ ...base, path: '/users/user-3/messages' }),
+      operation({ ...base, version: 'beta' }),
+      operation({ ...base, tokenHasPermission: false }),
+      operation({ ...base, tokenHasPermission: true }),
+      operation({ ...base, target: { type: 'user', id: 'user-3' } }),
+      operation({ ...base, target: { type: 'user', id: 'user-2', idKind: 'userPrincipalName' } }),
+      operation({ ...base, target: { type: 'user', id: 'user-2', relatedIds: ['user-9'] } }),
+      operation({ ...base, target: { type: 'user', id: 'user-2', viaMe: true } }),
+      operation({ ...base, related: { select: ['id'], expand: [] } }),
+      operation({ ...base, related: { select: [], expand: ['manager'] } }),
+      operation({ ...base, needs: ['Mail.ReadWrite'] }),
+      operation({ ...base, tier: 'management-plane' }),
+      operation({ ...base, known: false, template: null }),
+      operation({ ...base, isBatch: true }),
+    ];
+    // A deep-frozen copy is taken as it is (as a classifier-remembered operation): its facts are derived
+    // on their own, so they show what each variant's facts must be.
+    const frozenCopy = (o: ReturnType<typeof operation>) =>
+      Object.freeze({ ...o, target: Object.freeze({ ...o.target }), related: Object.freeze({ select: Object.freeze([...o.related.select]), expand: Object.freeze([...o.related.expand]) }) }) as ReturnType<typeof operation>;
+    for (const round of [variants, [...variants].reverse()]) {
+      for (const v of round) {
+        const facts = gatherFacts(principal, v, caching, { now });
+        expect(JSON.stringify(facts)).toBe(JSON.stringify(gatherFacts(principal, frozenCopy(v), caching, { now })));
+      }
+    }
+  });
+
   it('follow the view: a new snapshot gives the new agent record and snapshot id', () => {
     const principal = appPrincipal();
     const a = gatherFacts(principal, operation(), view1, { now });
@@ -133,22 +168,27 @@ describe('shared facts parts', () => {
     expect(gatherFacts(principal, operation(), view, { now }).agent.disabled).toBe(false);
   });
 
-  it('share the operation facts of a frozen (classifier-remembered) operation, and intern the others by content', () => {
+  it('share the operation facts of a frozen (classifier-remembered) operation, and of equal operations classified afresh', () => {
     const principal = appPrincipal();
-    // Classified afresh (a call with a body): equal operations get the one interned, frozen facts part.
+    // Classified afresh (a call with a body): equal operations are one canonical, frozen operation.
     const loose = gatherFacts(principal, operation(), view1, { now }).operation;
     expect(gatherFacts(principal, operation(), view1, { now }).operation).toBe(loose);
     expect(Object.isFrozen(loose)).toBe(true);
     const other = gatherFacts(principal, operation({ path: '/users/user-3/messages', target: { type: 'user', id: 'user-3' } }), view1, { now }).operation;
     expect(other).not.toBe(loose);
     expect(other.path).toBe('/users/user-3/messages');
-    // The target and permission facts derived from a loose operation are interned the same way.
-    const first = gatherFacts(principal, operation({ method: 'POST', action: 'create' }), view1, { now });
-    const second = gatherFacts(principal, operation({ method: 'POST', action: 'create' }), view1, { now });
+    // So, under a view that caches its answer as the directory's does, the target and permission facts
+    // derived from equal operations are shared too.
+    const answer = view1.effective(principal);
+    const caching: DirectoryView = { ...view1, effective: () => answer };
+    const post = () => operation({ method: 'POST', action: 'create', target: { type: 'user', id: 'user-2', relatedIds: ['user-9'] } });
+    const first = gatherFacts(principal, post(), caching, { now });
+    const second = gatherFacts(principal, post(), caching, { now });
     expect(second.target).toBe(first.target);
     expect(second.permissions).toBe(first.permissions);
+    expect(second.target.relatedIds).toEqual(['user-9']);
     expect(serialiseFacts(second).record).toBe(JSON.stringify(plain(second)));
-    const elsewhere = gatherFacts(principal, operation({ method: 'POST', action: 'create', target: { type: 'user', id: 'user-3' } }), view1, { now });
+    const elsewhere = gatherFacts(principal, operation({ method: 'POST', action: 'create', target: { type: 'user', id: 'user-3' } }), caching, { now });
     expect(elsewhere.target).not.toBe(first.target);
     expect(elsewhere.target.id).toBe('user-3');
     const frozen = operation({ related: Object.freeze({ select: Object.freeze(['id']) as string[], expand: [] }) });
@@ -186,26 +226,5 @@ describe('jsonWithShared', () => {
     ];
     for (const v of values) for (const depth of [0, 1, 2, 5]) expect(jsonWithShared(v, depth)).toBe(JSON.stringify(v));
     expect(Object.isFrozen(shared.a[2])).toBe(true);
-  });
-});
-
-describe('createInterner', () => {
-  it('gives the first value of equal content, frozen with its text remembered, and starts over when full', () => {
-    const intern = createInterner<{ id: string; tags: string[] }>(2);
-    const a = intern({ id: 'a', tags: ['x'] });
-    expect(intern({ id: 'a', tags: ['x'] })).toBe(a);
-    expect(Object.isFrozen(a.tags)).toBe(true);
-    expect(isShared(a)).toBe(true);
-    expect(jsonWithShared({ part: a }, 1)).toBe(JSON.stringify({ part: a }));
-    // Member order is part of the content, as it is of the text the audit record stores.
-    const reordered = { tags: ['x'], id: 'a' } as { id: string; tags: string[] };
-    expect(intern(reordered)).toBe(reordered);
-    // Full (a and the reordered value): the next new value starts the table over, so a is forgotten.
-    intern({ id: 'b', tags: [] });
-    const again = { id: 'a', tags: ['x'] };
-    expect(intern(again)).toBe(again);
-    // A value that is shared already is its own entry.
-    const shared = shareJson({ id: 'c', tags: [] });
-    expect(intern(shared)).toBe(shared);
   });
 });
