@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { compilePolicy, SHIPPED_RULES_DIR } from '../dist/policy/compile.js';
 import { gatherFacts } from '../dist/policy/inputs.js';
-import { decide, factsDigestOfJson } from '../dist/decision/decide.js';
+import { decide } from '../dist/decision/decide.js';
 import { buildDecisionRecord, serialiseFacts } from '../dist/audit/event.js';
 import { createFixtureView } from '../dist/policy/fixture-view.js';
 
@@ -88,7 +88,7 @@ function once(i) {
   const facts = gatherFacts(principals[i % principals.length], ops[i % ops.length], view, { now: new Date(), usage, ...(i % 3 === 0 ? { risk: { score: i % 100, flags: [] } } : {}) });
   // As the decider does it: the facts are serialised once, for the digest and the audit record text.
   const factsJson = serialiseFacts(facts);
-  const decision = decide(facts, policy, { decisionId: `d-${i}`, factsDigest: factsDigestOfJson(factsJson.digest) });
+  const decision = decide(facts, policy, { decisionId: `d-${i}`, factsDigest: factsJson.factsDigest });
   return buildDecisionRecord({ facts, decision, requestId: `r-${i}` }, {}, factsJson);
 }
 

@@ -5,8 +5,11 @@
  */
 import type { Decision } from '../decision/decide.js';
 import type { DecisionFacts } from '../policy/inputs.js';
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { sha256Hex } from '../canonical.js';
-import { jsonWithShared, shareJson } from '../policy/shared-json.js';
+import { isShared, jsonWithShared, shareJson } from '../policy/shared-json.js';
+import { factsDigestOfJson } from '../decision/decide.js';
 
 export interface DecisionEventV1 {
   type: 'decision';
@@ -105,23 +108,72 @@ export function buildDecisionEvent(input: DecisionEventInput, privacy: AuditPriv
 }
 
 /**
- * The facts of one decision as JSON text, serialised once for both uses on the request path: `digest` is
- * exactly the text `factsDigest()` hashes (the facts without the user principal name), `record` is the
+ * The facts of one decision serialised once for both uses on the request path: `factsDigest` is exactly
+ * `factsDigest(facts)` (sha256 of the facts' text without the user principal name), `record` is the
  * text the audit record stores (with the name, pseudonymised when configured). Members keep the facts'
- * own order, so `record` is byte-identical to `JSON.stringify(facts)` and replay re-derives `digest`
- * from the parsed record. Pure (the remembered texts of shared, frozen parts are a cache, not state).
+ * own order, so `record` is byte-identical to `JSON.stringify(facts)` and replay re-derives the digest
+ * from the parsed record. Pure (remembered texts and hash states of shared, frozen parts are a cache).
  */
 export interface FactsJson {
-  digest: string;
+  factsDigest: string;
   record: string;
 }
 
+// The members of facts as gatherFacts builds them: the parts shared between calls, then the decision
+// time and risk, which change with every call. For one combination of shared parts the text up to the
+// time, and the digest's hash state over it, are the same call after call: they are remembered.
+const SHARED_MEMBERS = ['v', 'agent', 'token', 'operation', 'target', 'permissions', 'directory'] as const;
+const MEMBER_ORDER = [...SHARED_MEMBERS, 'at', 'risk'];
+
+interface SharedHead {
+  /** `{"v":1,"agent":…,…,"directory":…` as the record has it. */
+  record: string;
+  /** sha256 state over the same text with the agent's user principal name left out. */
+  digest: Hash;
+}
+
+type HeadLevel = WeakMap<object, HeadLevel | SharedHead>;
+const heads: HeadLevel = new WeakMap();
+const NO_DIRECTORY = {};
+
+function sharedHead(facts: DecisionFacts): SharedHead | undefined {
+  if (facts.v !== 1 || !isShared(facts.agent) || !isShared(facts.token) || !isShared(facts.operation) || !isShared(facts.target) || !isShared(facts.permissions)) return undefined;
+  if (facts.directory !== null && !isShared(facts.directory)) return undefined;
+  const keys = Object.keys(facts);
+  if (keys.length !== MEMBER_ORDER.length || keys.some((k, i) => k !== MEMBER_ORDER[i])) return undefined;
+  let level = heads;
+  for (const m of ['agent', 'token', 'operation', 'target', 'permissions'] as const) {
+    let next = level.get(facts[m]) as HeadLevel | undefined;
+    if (!next) level.set(facts[m], (next = new WeakMap()));
+    level = next;
+  }
+  const dirKey = facts.directory ?? NO_DIRECTORY;
+  let head = level.get(dirKey) as SharedHead | undefined;
+  if (!head) {
+    const text = (f: DecisionFacts) => {
+      let out = '{"v":1';
+      for (const m of SHARED_MEMBERS) if (m !== 'v') out += `,${JSON.stringify(m)}:${jsonWithShared(f[m], 0)}`;
+      return out;
+    };
+    const record = text(facts);
+    const digestText = facts.agent.userPrincipalName === undefined ? record : text({ ...facts, agent: agentForDigest(facts.agent) });
+    head = { record, digest: createHash('sha256').update(digestText) };
+    level.set(dirKey, head);
+  }
+  return head;
+}
+
 export function serialiseFacts(facts: DecisionFacts): FactsJson {
-  // Parts shared between decisions (token, agent, permission lists, snapshot) carry their text already.
-  // Depth 2: parts built afresh for a call (a body's target, its permission facts) still hold shared lists.
+  const head = sharedHead(facts);
+  if (head) {
+    const tail = `,"at":${JSON.stringify(facts.at)},"risk":${jsonWithShared(facts.risk, 1)}}`;
+    return { record: head.record + tail, factsDigest: `sha256:${head.digest.copy().update(tail).digest('hex')}` };
+  }
+  // Shared parts carry their text already; depth 2 reuses the shared lists inside parts that are not
+  // shared (under a view that does not cache its answers, or facts in another order).
   const record = jsonWithShared(facts, 2);
-  if (facts.agent.userPrincipalName === undefined) return { digest: record, record };
-  return { digest: jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 2), record };
+  if (facts.agent.userPrincipalName === undefined) return { factsDigest: factsDigestOfJson(record), record };
+  return { factsDigest: factsDigestOfJson(jsonWithShared({ ...facts, agent: agentForDigest(facts.agent) }, 2)), record };
 }
 
 // The agent without its user principal name (what the facts digest covers), once per shared agent.

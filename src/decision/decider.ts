@@ -14,7 +14,7 @@ import type { UsageStore } from '../policy/usage-store.js';
 import { buildDecisionRecord, isSensitive, serialiseFacts } from '../audit/event.js';
 import type { AuditPrivacyOptions, DecisionEventInput, DecisionEventV1 } from '../audit/event.js';
 import type { AppendOptions, AppendResult, AuditLog } from '../audit/log.js';
-import { decide, factsDigestOfJson } from './decide.js';
+import { decide } from './decide.js';
 import type { Decision } from './decide.js';
 
 export interface DecisionMetricsEvents {
@@ -83,7 +83,7 @@ export function createDecider(opts: DeciderOptions): Decider {
       const facts = gatherFacts(input.principal, input.operation, input.view, context);
       // The facts are serialised once: the same text is hashed for the facts digest and written to the log.
       const factsJson = serialiseFacts(facts);
-      const decision = decide(facts, policy, { decisionId: newId(), holdApprovals: opts.holdApprovals === true, factsDigest: factsDigestOfJson(factsJson.digest) });
+      const decision = decide(facts, policy, { decisionId: newId(), holdApprovals: opts.holdApprovals === true, factsDigest: factsJson.factsDigest });
       const micros = Math.round((performance.now() - t0) * 1000);
       const eventInput: DecisionEventInput = { facts, decision, decisionMicros: micros };
       if (input.requestId !== undefined) eventInput.requestId = input.requestId;

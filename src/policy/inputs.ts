@@ -86,8 +86,6 @@ export interface TargetObjectFact {
 /** Everything rules can look at. JSON only (no Maps, Dates or functions), so it is stored and replayed as is. */
 export interface DecisionFacts {
   v: 1;
-  /** ISO time of the decision (time-window selectors read this). */
-  at: string;
   agent: {
     tenantId: string;
     appId: string;
@@ -174,6 +172,8 @@ export interface DecisionFacts {
     privilegedRoleActive: boolean;
   };
   directory: { snapshotId: string; takenAt: string } | null;
+  /** ISO time of the decision (time-window selectors read this). */
+  at: string;
   risk: RiskFacts | null;
 }
 
@@ -655,13 +655,14 @@ export function gatherFacts(
 
   return {
     v: 1,
-    at: isoTime(context.now),
     agent,
     token: tokenFacts(principal),
     operation: operationFacts(operation, scheme, req),
     target: d.target,
     permissions: d.permissions(firstUse),
     directory: view ? directoryFacts(view) : null,
+    // Last, with risk: what changes with every call comes after the shared parts (see serialiseFacts).
+    at: isoTime(context.now),
     risk: context.risk ? { score: context.risk.score, flags: [...context.risk.flags] } : null,
   };
 }

@@ -9,7 +9,7 @@ import { buildDecisionEvent, buildDecisionRecord, decisionEventJson, serialiseFa
 import type { DecisionEventInput } from '../../../src/audit/event.js';
 import { createAuditLog, LOG_FILE, recordBody, recordBodyFromJson } from '../../../src/audit/log.js';
 import { findDecision, verifyAuditLog } from '../../../src/audit/verify.js';
-import { decide, factsDigest, factsDigestOfJson } from '../../../src/decision/decide.js';
+import { decide, factsDigest } from '../../../src/decision/decide.js';
 import { createDecider } from '../../../src/decision/decider.js';
 import { replayDecision } from '../../../src/decision/replay.js';
 import { gatherFacts } from '../../../src/policy/inputs.js';
@@ -30,6 +30,8 @@ const view = createFixtureView({
   objects: [{ id: 'user-2', type: 'user', displayName: 'Zoë “Quotes” \\ Backslash' }],
 });
 
+const plainOf = <T,>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
 function factsFor(principal = appPrincipal(), op = operation()) {
   return gatherFacts(principal, op, view, { now: new Date(Date.UTC(2026, 0, 1)), risk: { score: 7, flags: ['impossible-travel'] } });
 }
@@ -39,9 +41,38 @@ describe('serialiseFacts', () => {
     for (const facts of [factsFor(), factsFor(delegatedPrincipal()), gatherFacts(appPrincipal(), operation(), undefined, { now: new Date(0) })]) {
       const json = serialiseFacts(facts);
       expect(json.record).toBe(JSON.stringify(facts));
-      expect(factsDigestOfJson(json.digest)).toBe(factsDigest(facts));
-      expect(JSON.parse(json.digest)).not.toHaveProperty('agent.userPrincipalName');
+      expect(json.factsDigest).toBe(factsDigest(facts));
     }
+  });
+
+  it('remembers the shared parts\' text and hash state, and stays exact call after call, in any member order', () => {
+    // A view that caches its answer, as the directory's does: every part but the time and risk is shared.
+    const caching = { ...view, effective: ((answers) => (p: Parameters<typeof view.effective>[0]) => {
+      if (!answers.has(p)) answers.set(p, view.effective(p));
+      return answers.get(p);
+    })(new Map<object, ReturnType<typeof view.effective>>()) };
+    const ada = delegatedPrincipal();
+    const grace = delegatedPrincipal({ userPrincipalName: 'grace@contoso.test' });
+    const digests = new Set<string>();
+    for (const [i, principal] of [appPrincipal(), ada, ada, grace].entries()) {
+      const facts = gatherFacts(principal, operation(), caching, { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), ...(i % 2 ? { risk: { score: i, flags: ['x'] } } : {}) });
+      const json = serialiseFacts(facts);
+      expect(json.record).toBe(JSON.stringify(facts));
+      expect(json.factsDigest).toBe(factsDigest(facts));
+      digests.add(json.factsDigest);
+      // The same facts with the time first, as records of earlier releases have them.
+      const { v, at, ...rest } = plainOf(facts);
+      const older = { v, at, ...rest } as typeof facts;
+      expect(serialiseFacts(older).record).toBe(JSON.stringify(older));
+      expect(serialiseFacts(older).factsDigest).toBe(factsDigest(older));
+    }
+    // The time and risk, which differ between the four calls, are covered; the user principal name is
+    // not (so a record that pseudonymises it replays to the same digest).
+    expect(digests.size).toBe(4);
+    const facts = gatherFacts(grace, operation(), caching, { now: new Date(0) });
+    const renamed = plainOf(facts);
+    renamed.agent.userPrincipalName = 'upn-sha256:0';
+    expect(serialiseFacts(facts).factsDigest).toBe(factsDigest(renamed));
   });
 
   it('holds for arbitrary names and user principal names (escaping, unicode, lone surrogates)', () => {
@@ -51,7 +82,7 @@ describe('serialiseFacts', () => {
         const facts = gatherFacts(principal, operation(), undefined, { now: new Date(0) });
         const json = serialiseFacts(facts);
         expect(json.record).toBe(JSON.stringify(facts));
-        expect(factsDigestOfJson(json.digest)).toBe(factsDigest(facts));
+        expect(json.factsDigest).toBe(factsDigest(facts));
       }),
       { numRuns: 200 },
     );
