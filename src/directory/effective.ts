@@ -665,22 +665,30 @@ export function createDirectoryView(snap: Snapshot, opts: ViewOptions): Director
     return effectiveForDelegated(t, refs, client, principal.userId, now);
   };
 
+  // A Principal object is immutable and shared by every call of one verified token, so most calls find
+  // their answer by identity, without building the string key (five strings a call).
+  const byPrincipal = new WeakMap<Principal, CacheEntry>();
   const effectiveAt = (principal: Principal, now: number): EffectivePermissions | undefined => {
+    const mine = byPrincipal.get(principal);
+    if (mine && mine.from <= now && now < mine.until) return mine.value;
     const key = `${principal.kind}|${principal.tenantId.toLowerCase()}|${principal.appId.toLowerCase()}|${principal.servicePrincipalId ?? ''}|${principal.userId ?? ''}`;
-    const hit = cache.get(key);
-    if (hit && hit.from <= now && now < hit.until) return hit.value;
-    const value = compute(principal, now);
-    const t = tenant(principal.tenantId);
-    let bounds = { from: -Infinity, until: Infinity };
-    if (t && value?.subject) {
-      bounds = windowBounds(t, [value.subject.id, ...transitiveGroups(t, value.subject.id).keys()], now);
+    let entry = cache.get(key);
+    if (!entry || !(entry.from <= now && now < entry.until)) {
+      const value = compute(principal, now);
+      const t = tenant(principal.tenantId);
+      let bounds = { from: -Infinity, until: Infinity };
+      if (t && value?.subject) {
+        bounds = windowBounds(t, [value.subject.id, ...transitiveGroups(t, value.subject.id).keys()], now);
+      }
+      if (cache.size >= cacheSize) {
+        const first = cache.keys().next();
+        if (!first.done) cache.delete(first.value);
+      }
+      entry = { value, ...bounds };
+      cache.set(key, entry);
     }
-    if (cache.size >= cacheSize) {
-      const first = cache.keys().next();
-      if (!first.done) cache.delete(first.value);
-    }
-    cache.set(key, { value, ...bounds });
-    return value;
+    byPrincipal.set(principal, entry);
+    return entry.value;
   };
 
   const spControlPlane = new Map<string, boolean>();

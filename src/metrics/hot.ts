@@ -1,13 +1,15 @@
 /**
  * Counters and histograms for the per-call hot path, exposed through the same prom-client registry.
  * prom-client validates and hashes the label object on every update (a few hundred ns each, several
- * per call); these keep one series per distinct label combination in a Map keyed by the label values,
+ * per call); these keep one series per distinct label combination, found through Maps of the label values,
  * and hand the registry finished series at scrape time through the `get()` contract it reads.
  * Labels must stay bounded, as with any Prometheus metric: callers pass enumerations, never ids.
  */
 import type { Registry } from 'prom-client';
 
 type Labels<L extends string> = Record<L, string>;
+
+const NO_LABELS = Object.freeze({});
 
 interface Sample {
   metricName?: string;
@@ -21,7 +23,9 @@ abstract class HotMetric<L extends string, S> {
   abstract readonly type: 'counter' | 'histogram';
   readonly aggregator = 'sum';
   protected readonly labelNames: readonly L[];
-  protected series = new Map<string, { labels: Labels<L>; s: S }>();
+  protected series: Array<{ labels: Labels<L>; s: S }> = [];
+  // Label values → series, one Map level per label name: found without building a key string per update.
+  #index = new Map<string, unknown>();
 
   constructor(opts: { name: string; help: string; labelNames: readonly L[]; registers: Registry[] }) {
     this.name = opts.name;
@@ -32,21 +36,31 @@ abstract class HotMetric<L extends string, S> {
   }
 
   protected seriesFor(labels: Labels<L>, init: () => S): S {
-    let key = '';
-    for (const n of this.labelNames) key += `${labels[n]}\u0000`;
-    let entry = this.series.get(key);
+    const names = this.labelNames;
+    let level = this.#index;
+    // The last level holds the series; with no labels, the series sits under the empty key.
+    for (let i = 0; i < names.length - 1; i++) {
+      const v = String(labels[names[i]!]);
+      let next = level.get(v) as Map<string, unknown> | undefined;
+      if (!next) level.set(v, (next = new Map()));
+      level = next;
+    }
+    const last = names.length > 0 ? String(labels[names[names.length - 1]!]) : '';
+    let entry = level.get(last) as { labels: Labels<L>; s: S } | undefined;
     if (!entry) {
       // Keep a copy in label-name order: the caller's object may be reused or carry extra members.
       const own = {} as Labels<L>;
-      for (const n of this.labelNames) own[n] = String(labels[n]);
+      for (const n of names) own[n] = String(labels[n]);
       entry = { labels: own, s: init() };
-      this.series.set(key, entry);
+      level.set(last, entry);
+      this.series.push(entry);
     }
     return entry.s;
   }
 
   reset(): void {
-    this.series.clear();
+    this.series = [];
+    this.#index.clear();
   }
 
   protected abstract samples(): Sample[];
@@ -65,7 +79,7 @@ export class HotCounter<L extends string> extends HotMetric<L, { value: number }
   }
 
   protected samples(): Sample[] {
-    return [...this.series.values()].map(({ labels, s }) => ({ labels, value: s.value }));
+    return this.series.map(({ labels, s }) => ({ labels, value: s.value }));
   }
 }
 
@@ -88,7 +102,7 @@ export class HotHistogram<L extends string> extends HotMetric<L, Buckets> {
   observe(labels: Labels<L> | number, value?: number): void {
     const v = typeof labels === 'number' ? labels : value;
     if (v === undefined || !Number.isFinite(v)) throw new RangeError(`${this.name}: observed a non-finite value`);
-    const b = this.seriesFor(typeof labels === 'number' ? ({} as Labels<L>) : labels, () => ({ counts: new Float64Array(this.#bounds.length), sum: 0, count: 0 }));
+    const b = this.seriesFor(typeof labels === 'number' ? (NO_LABELS as Labels<L>) : labels, () => ({ counts: new Float64Array(this.#bounds.length), sum: 0, count: 0 }));
     // Per-bucket counts here; the cumulative `le` series Prometheus expects are summed at scrape time.
     let i = 0;
     while (i < this.#bounds.length && v > this.#bounds[i]!) i++;
@@ -99,7 +113,7 @@ export class HotHistogram<L extends string> extends HotMetric<L, Buckets> {
 
   protected samples(): Sample[] {
     const out: Sample[] = [];
-    for (const { labels, s } of this.series.values()) {
+    for (const { labels, s } of this.series) {
       let cumulative = 0;
       this.#bounds.forEach((le, i) => {
         cumulative += s.counts[i]!;

@@ -47,6 +47,20 @@ describe('app-only effective permissions', () => {
     expect(before?.activeRoles.some((r) => r.roleTemplateId === ROLE.appAdmin)).toBe(true);
   });
 
+  it('answers one principal object from its cached answer within the window, and afresh past it', () => {
+    const v = view();
+    const principal = appPrincipal('app-agent', 'sp-agent');
+    const first = v.effectiveAt(principal, NOW);
+    expect(v.effectiveAt(principal, NOW + 60_000)).toBe(first);
+    // An equal principal of another token gets the same cached answer.
+    expect(v.effectiveAt(appPrincipal('app-agent', 'sp-agent'), NOW + 60_000)).toBe(first);
+    const later = v.effectiveAt(principal, NOW + 31 * 60_000);
+    expect(later).not.toBe(first);
+    expect(later?.activeRoles.some((r) => r.roleTemplateId === ROLE.appAdmin)).toBe(false);
+    // Back inside the first window (a clock that moved back), the answer follows the clock too.
+    expect(v.effectiveAt(principal, NOW)?.activeRoles.some((r) => r.roleTemplateId === ROLE.appAdmin)).toBe(true);
+  });
+
   it('derives ownership powers and normalised capabilities with provenance', () => {
     const e = view().effective(appPrincipal('app-agent', 'sp-agent'));
     expect([...(e?.owns ?? [])].sort()).toEqual(['app-obj-x', 'g-plain']);

@@ -19,6 +19,12 @@ describe('hot-path metrics expose exactly what prom-client would', () => {
           hot.inc({ method: i.method, outcome: i.outcome }, i.by);
         }
         expect(await b.metrics()).toBe(await a.metrics());
+        // After a reset, both start over.
+        ref.reset();
+        hot.reset();
+        ref.inc({ method: 'GET', outcome: 'forwarded' });
+        hot.inc({ method: 'GET', outcome: 'forwarded' });
+        expect(await b.metrics()).toBe(await a.metrics());
       }),
       { numRuns: 100 },
     );
