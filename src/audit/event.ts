@@ -83,10 +83,26 @@ export interface DecisionEventInput {
   body?: string;
 }
 
+// The agent with its user principal name pseudonymised, once per shared agent part: shared in turn, so the
+// record's facts keep every part shared and serialise through the remembered head (serialiseFacts).
+const pseudonymisedAgents = new WeakMap<DecisionFacts['agent'], DecisionFacts['agent']>();
+function pseudonymisedAgent(agent: DecisionFacts['agent'], upn: string): DecisionFacts['agent'] {
+  let p = pseudonymisedAgents.get(agent);
+  if (!p) {
+    p = { ...agent, userPrincipalName: `upn-sha256:${sha256Hex(upn.toLowerCase())}` };
+    if (isShared(agent)) {
+      p = shareJson(p);
+      pseudonymisedAgents.set(agent, p);
+    }
+  }
+  return p;
+}
+
 export function buildDecisionEvent(input: DecisionEventInput, privacy: AuditPrivacyOptions = {}): DecisionEventV1 {
   let facts = input.facts;
-  if (privacy.pseudonymiseUserPrincipalName && facts.agent.userPrincipalName !== undefined) {
-    facts = { ...facts, agent: { ...facts.agent, userPrincipalName: `upn-sha256:${sha256Hex(facts.agent.userPrincipalName.toLowerCase())}` } };
+  const upn = facts.agent.userPrincipalName;
+  if (privacy.pseudonymiseUserPrincipalName && upn !== undefined) {
+    facts = { ...facts, agent: pseudonymisedAgent(facts.agent, upn) };
   }
   const ev: DecisionEventV1 = {
     type: 'decision',

@@ -118,6 +118,19 @@ describe('decisionEventJson / buildDecisionRecord', () => {
     const rec = buildDecisionRecord({ facts, decision }, { pseudonymiseUserPrincipalName: true }, pre);
     expect(rec.json).not.toContain('ada@contoso.test');
     expect(rec.json).toMatch(/"userPrincipalName":"upn-sha256:[0-9a-f]{64}"/);
+    // Calls of one token share the pseudonymised agent, so their records keep every facts part shared.
+    const principal = delegatedPrincipal();
+    const [a, b] = [1, 2].map((s) => {
+      const f = gatherFacts(principal, operation(), view, { now: new Date(Date.UTC(2026, 0, 1, 0, 0, s)) });
+      return buildDecisionRecord({ facts: f, decision: decide(f, policy, { decisionId: `d-${s}` }) }, { pseudonymiseUserPrincipalName: true }, serialiseFacts(f));
+    });
+    expect(b!.event.facts.agent).toBe(a!.event.facts.agent);
+    expect(Object.isFrozen(a!.event.facts.agent)).toBe(true);
+    for (const r of [a!, b!]) {
+      expect(r.json).toBe(JSON.stringify(r.event));
+      expect(r.json).not.toContain('ada@contoso.test');
+      expect(factsDigest(r.event.facts)).toBe(r.event.decision.factsDigest);
+    }
   });
 });
 
