@@ -57,7 +57,29 @@ export interface RulesEventV1 {
   at: string;
 }
 
-export type AuditEvent = DecisionEventV1 | ApprovalEventV1 | RulesEventV1;
+/**
+ * The compact form of a decision event in the log: the facts' parts that repeat between calls are not
+ * repeated in it but named by `facts.head`, the id of a `facts-head` event earlier in the file. Expanded
+ * (`expandDecision`), it is the `DecisionEventV1` it was made from, member for member.
+ */
+export interface DecisionEventV2 extends Omit<DecisionEventV1, 'v' | 'facts'> {
+  v: 2;
+  facts: { head: string; at: string; risk: DecisionFacts['risk'] };
+}
+
+/**
+ * The facts' parts that many decisions share (agent, token, operation, target, permissions, directory),
+ * written once per process before the first record that names them. `id` is `sha256:` + sha256 of the
+ * JSON text of `head`, so the reference is checked by its content.
+ */
+export interface FactsHeadEventV1 {
+  type: 'facts-head';
+  v: 1;
+  id: string;
+  head: Omit<DecisionFacts, 'at' | 'risk'>;
+}
+
+export type AuditEvent = DecisionEventV1 | DecisionEventV2 | FactsHeadEventV1 | ApprovalEventV1 | RulesEventV1;
 
 export interface AuditPrivacyOptions {
   /** Record the raw bearer token. Default false; enabling it makes the log a store of live credentials. */
@@ -133,6 +155,8 @@ export function buildDecisionEvent(input: DecisionEventInput, privacy: AuditPriv
 export interface FactsJson {
   factsDigest: string;
   record: string;
+  /** When the facts' repeated parts are shared: the head event and what follows it (`,"at":…,"risk":…}`). */
+  head?: { event(): FactsHeadJson; tail: string };
 }
 
 // The members of facts as gatherFacts builds them: the parts shared between calls, then the decision
@@ -146,6 +170,14 @@ interface SharedHead {
   record: string;
   /** sha256 state over the same text with the agent's user principal name left out. */
   digest: Hash;
+  /** The head as a `facts-head` event (made when a compact record first needs it). */
+  event?: FactsHeadJson;
+}
+
+/** A `facts-head` event's id and JSON text. */
+export interface FactsHeadJson {
+  id: string;
+  json: string;
 }
 
 type HeadLevel = WeakMap<object, HeadLevel | SharedHead>;
@@ -183,7 +215,16 @@ export function serialiseFacts(facts: DecisionFacts): FactsJson {
   const head = sharedHead(facts);
   if (head) {
     const tail = `,"at":${JSON.stringify(facts.at)},"risk":${jsonWithShared(facts.risk, 1)}}`;
-    return { record: head.record + tail, factsDigest: `sha256:${head.digest.copy().update(tail).digest('hex')}` };
+    const shared = head;
+    const event = (): FactsHeadJson => {
+      if (!shared.event) {
+        const text = `${shared.record}}`;
+        const id = `sha256:${sha256Hex(text)}`;
+        shared.event = { id, json: `{"type":"facts-head","v":1,"id":"${id}","head":${text}}` };
+      }
+      return shared.event;
+    };
+    return { record: head.record + tail, factsDigest: `sha256:${head.digest.copy().update(tail).digest('hex')}`, head: { event, tail } };
   }
   // Shared parts carry their text already; depth 2 reuses the shared lists inside parts that are not
   // shared (under a view that does not cache its answers, or facts in another order).
@@ -210,8 +251,8 @@ function agentForDigest(agent: DecisionFacts['agent']): DecisionFacts['agent'] {
  * second time, nor the rules' match entries (shared, see decide.ts). The audit log hashes the exact text it writes, so the chain does not depend on this
  * equality; replay and `explain` only need the text to parse back to the event.
  */
-export function decisionEventJson(ev: DecisionEventV1, factsRecordJson: string): string {
-  let text = `{"type":"decision","v":1,"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${jsonWithShared(ev.decision, 2)},"facts":${factsRecordJson}`;
+export function decisionEventJson(ev: DecisionEventV1, factsRecordJson: string, v: 1 | 2 = 1): string {
+  let text = `{"type":"decision","v":${v},"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${jsonWithShared(ev.decision, 2)},"facts":${factsRecordJson}`;
   if (ev.requestId !== undefined) text += `,"requestId":${JSON.stringify(ev.requestId)}`;
   if (ev.clientRequestId !== undefined) text += `,"clientRequestId":${JSON.stringify(ev.clientRequestId)}`;
   if (ev.batchItemId !== undefined) text += `,"batchItemId":${JSON.stringify(ev.batchItemId)}`;
@@ -229,10 +270,32 @@ export function buildDecisionRecord(
   input: DecisionEventInput,
   privacy: AuditPrivacyOptions = {},
   factsJson?: FactsJson,
-): { event: DecisionEventV1; json: string } {
+): { event: DecisionEventV1; json: string; requires?: FactsHeadJson } {
   const event = buildDecisionEvent(input, privacy);
-  const record = factsJson && event.facts === input.facts ? factsJson.record : serialiseFacts(event.facts).record;
-  return { event, json: decisionEventJson(event, record) };
+  const facts = factsJson && event.facts === input.facts ? factsJson : serialiseFacts(event.facts);
+  if (!facts.head) return { event, json: decisionEventJson(event, facts.record) };
+  // Compact: the record names the shared head, which the log writes before it once (AppendOptions.requires).
+  const head = facts.head.event();
+  return { event, json: decisionEventJson(event, `{"head":"${head.id}"${facts.head.tail}`, 2), requires: head };
+}
+
+/**
+ * A decision event as the log holds it, made whole: a compact (v2) event's facts rebuilt from the head it
+ * names, member for member as they were decided on (the head's members, then the time and risk), so its
+ * facts digest and replay hold as for an event written whole (and show it when the head was edited).
+ * Returns undefined when `head` is not the one the event names.
+ */
+export function expandDecision(event: DecisionEventV1 | DecisionEventV2, head?: FactsHeadEventV1): DecisionEventV1 | undefined {
+  if (event.v !== 2) return event;
+  if (!head || head.id !== event.facts.head) return undefined;
+  // Spread first: `v` and `facts` keep their places among the members.
+  return { ...event, v: 1, facts: { ...head.head, at: event.facts.at, risk: event.facts.risk } };
+}
+
+/** The id a `facts-head` event's content gives (what a compact decision names). */
+export function factsHeadId(head: FactsHeadEventV1['head']): string {
+  // `?? ''`: a record altered to hold no head must be reported, not crash the verifier.
+  return `sha256:${sha256Hex(JSON.stringify(head) ?? '')}`;
 }
 
 /**

@@ -167,10 +167,27 @@ export interface AuditLog {
 
 export interface AppendOptions {
   wait?: boolean;
+  /**
+   * A record this one refers to, which must precede it in the file: written just before it, in the same
+   * batch, unless this process has already written a record of that `id` to the file. Such a record is
+   * content-addressed (its id is a digest of its content), so writing it again is harmless.
+   */
+  requires?: Prerequisite;
 }
+
+export interface Prerequisite {
+  id: string;
+  /** The prerequisite event's JSON text. */
+  json: string;
+}
+
+// Ids of prerequisites this process wrote to the file. Bounded: a long-running process sees ever new
+// ones (tokens are renewed hourly), and forgetting only means writing one again.
+const PREREQUISITES_REMEMBERED = 100_000;
 
 interface Pending {
   json: string;
+  requires: Prerequisite | undefined;
   /** Someone waits for this record: its batch is synced before it resolves. */
   wait: boolean;
   resolve(r: AppendResult): void;
@@ -223,6 +240,8 @@ class Log implements AuditLog {
   #hash: string;
   #size: number;
   #queue: Pending[] = [];
+  /** Prerequisite ids (see AppendOptions.requires) this process has written to the file. */
+  #prerequisites = new Set<string>();
   #writing: Promise<void> | undefined;
   #lastError: string | undefined;
   #failures = 0;
@@ -280,7 +299,7 @@ class Log implements AuditLog {
     const text = json ?? JSON.stringify(event);
     const wait = opts?.wait !== false;
     return new Promise<AppendResult>((resolve) => {
-      this.#queue.push({ json: text, wait, resolve });
+      this.#queue.push({ json: text, requires: opts?.requires, wait, resolve });
       this.#kick();
     });
   }
@@ -330,16 +349,26 @@ class Log implements AuditLog {
     // it afresh made a large string and a large buffer per batch (and flattened every record's text a
     // second time), which showed up as garbage-collection and copy time on the request path.
     let used = 0;
-    for (const p of batch) {
+    let written: string[] | undefined;
+    // hashBody(prev, body) and recordLine(body, hash), with prevHash + body flattened once by the digest
+    // and the line's body a slice of that flat text (not a copy), written straight to the buffer.
+    const line = (json: string): string => {
       seq += 1;
-      // hashBody(prev, body) and recordLine(body, hash), with prevHash + body flattened once by the
-      // digest and the line's body a slice of that flat text (not a copy), written straight to the buffer.
-      const hashed = `${prev}${recordBodyFromJson(seq, prev, p.json)}`;
+      const hashed = `${prev}${recordBodyFromJson(seq, prev, json)}`;
       const hash = sha256Hex(hashed);
       used = this.#put(hashed.slice(prev.length, -1), used);
       used = this.#put(`${hashMember(hash)}\n`, used);
-      results.push({ ok: true, seq, hash });
       prev = hash;
+      return hash;
+    };
+    for (const p of batch) {
+      const req = p.requires;
+      if (req && !this.#prerequisites.has(req.id) && !written?.includes(req.id)) {
+        line(req.json);
+        (written ??= []).push(req.id);
+      }
+      const hash = line(p.json);
+      results.push({ ok: true, seq, hash });
     }
     const buf = this.#buf;
     try {
@@ -355,6 +384,11 @@ class Log implements AuditLog {
       return;
     }
     this.#size += used;
+    // Only now, with the batch in the file: a failed write leaves its prerequisites to be written again.
+    if (written) {
+      if (this.#prerequisites.size + written.length > PREREQUISITES_REMEMBERED) this.#prerequisites.clear();
+      for (const id of written) this.#prerequisites.add(id);
+    }
     // A burst can grow the buffer a lot; do not keep that much memory for the quiet times after it.
     if (this.#buf.length > MAX_KEPT_BUFFER) this.#buf = Buffer.allocUnsafe(INITIAL_BUFFER);
     this.#seq = seq;

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { GENESIS, HEAD_FILE, LOG_FILE, hashBody, readHead, splitLine } from './log.js';
 import type { AuditHead, AuditRecord } from './log.js';
-import type { ApprovalEventV1, DecisionEventV1 } from './event.js';
+import { expandDecision, factsHeadId } from './event.js';
+import type { ApprovalEventV1, DecisionEventV1, DecisionEventV2, FactsHeadEventV1 } from './event.js';
 
 export type ProblemKind =
   | 'unparsable'
@@ -19,7 +20,9 @@ export type ProblemKind =
   | 'truncated'
   | 'head-mismatch'
   | 'head-missing'
-  | 'log-missing';
+  | 'log-missing'
+  | 'facts-head-mismatch'
+  | 'facts-head-missing';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -70,6 +73,8 @@ export async function verifyAuditLog(dir: string, expectHead?: AuditHead): Promi
     if (head) problems.push({ kind: 'log-missing', message: `the log file ${LOG_FILE} is missing but the anchor says ${head.seq} records were written` });
     return { ok: problems.length === 0, records: 0, lastSeq, lastHash, ...(head ? { head } : {}), problems, beyondHead: 0 };
   }
+  // Facts heads seen so far (with a matching id): a compact decision must name one of them.
+  const heads = new Set<string>();
   for await (const { line, text } of records(file)) {
     if (text === '') continue;
     let rec: AuditRecord;
@@ -90,6 +95,13 @@ export async function verifyAuditLog(dir: string, expectHead?: AuditHead): Promi
     }
     if (hashBody(rec.prevHash, parts.body) !== parts.hash || parts.hash !== rec.hash) {
       problems.push({ kind: 'hash-mismatch', line, seq: rec.seq, message: `line ${line}: record ${rec.seq} was altered (its content no longer matches its hash)` });
+    }
+    const ev = rec.event as AuditRecord['event'] | undefined;
+    if (ev?.type === 'facts-head') {
+      if (factsHeadId(ev.head) === ev.id) heads.add(ev.id);
+      else problems.push({ kind: 'facts-head-mismatch', line, seq: rec.seq, message: `line ${line}: record ${rec.seq} holds facts that do not match their id ${ev.id}` });
+    } else if (ev?.type === 'decision' && ev.v === 2 && !heads.has(ev.facts.head)) {
+      problems.push({ kind: 'facts-head-missing', line, seq: rec.seq, message: `line ${line}: record ${rec.seq} names facts ${ev.facts.head} that no earlier record holds` });
     }
     lastSeq = rec.seq;
     lastHash = rec.hash;
@@ -112,27 +124,51 @@ export async function verifyAuditLog(dir: string, expectHead?: AuditHead): Promi
 }
 
 export interface FoundDecision {
+  /** The decision's record, its event made whole when the log holds it compact (see expandDecision). */
   record: AuditRecord & { event: DecisionEventV1 };
   approvals: Array<AuditRecord & { event: ApprovalEventV1 }>;
+  /**
+   * For a compact record: the record holding the facts head it names, and whether that head still matches
+   * its id (an edited head still expands, so the replay's facts-digest check shows the edit).
+   */
+  factsHead?: { seq: number; id: string; intact: boolean };
 }
 
-/** Scans the log for a decision id (one pass; approval events may come after the decision). */
-export async function findDecision(dir: string, decisionId: string): Promise<FoundDecision | undefined> {
-  const file = path.join(dir, LOG_FILE);
-  if (!(await exists(file))) return undefined;
-  let found: FoundDecision['record'] | undefined;
-  const approvals: FoundDecision['approvals'] = [];
+/** Lines that mention `needle` (a cheap prefilter: most lines do not), parsed; unparsable ones skipped. */
+async function* mentioning(file: string, needle: string): AsyncGenerator<AuditRecord> {
   for await (const { text } of records(file)) {
-    // Cheap prefilter: most lines do not mention the id at all.
-    if (!text.includes(decisionId)) continue;
-    let rec: AuditRecord;
+    if (!text.includes(needle)) continue;
     try {
-      rec = JSON.parse(text) as AuditRecord;
+      yield JSON.parse(text) as AuditRecord;
     } catch {
       continue;
     }
-    if (rec.event.type === 'decision' && rec.event.decisionId === decisionId) found = rec as FoundDecision['record'];
+  }
+}
+
+/**
+ * Scans the log for a decision id (one pass; approval events may come after the decision), and for a
+ * compact record a second pass for the facts head it names (the last one written before it). Throws when
+ * that head is missing: the decision cannot be shown without its facts.
+ */
+export async function findDecision(dir: string, decisionId: string): Promise<FoundDecision | undefined> {
+  const file = path.join(dir, LOG_FILE);
+  if (!(await exists(file))) return undefined;
+  let found: (AuditRecord & { event: DecisionEventV1 | DecisionEventV2 }) | undefined;
+  const approvals: FoundDecision['approvals'] = [];
+  for await (const rec of mentioning(file, decisionId)) {
+    if (rec.event.type === 'decision' && rec.event.decisionId === decisionId) found = rec as typeof found;
     else if (rec.event.type === 'approval' && rec.event.decisionId === decisionId) approvals.push(rec as FoundDecision['approvals'][number]);
   }
-  return found ? { record: found, approvals } : undefined;
+  if (!found) return undefined;
+  const event = found.event;
+  if (event.v !== 2) return { record: { ...found, event }, approvals };
+  let head: (AuditRecord & { event: FactsHeadEventV1 }) | undefined;
+  for await (const rec of mentioning(file, event.facts.head)) {
+    if (rec.seq >= found.seq) break;
+    if (rec.event.type === 'facts-head' && rec.event.id === event.facts.head) head = rec as typeof head;
+  }
+  const whole = expandDecision(event, head?.event);
+  if (!whole || !head) throw new Error(`decision ${decisionId} (record ${found.seq}) names facts ${event.facts.head}, which are not in the log before it`);
+  return { record: { ...found, event: whole }, approvals, factsHead: { seq: head.seq, id: head.event.id, intact: factsHeadId(head.event.head) === head.event.id } };
 }

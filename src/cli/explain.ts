@@ -32,7 +32,13 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const stateDir = stateDirFrom(values.dir);
-  const found = await findDecision(auditDirOf(stateDir), id);
+  let found: Awaited<ReturnType<typeof findDecision>>;
+  try {
+    found = await findDecision(auditDirOf(stateDir), id);
+  } catch (e) {
+    console.error(`graphwarden explain: ${(e as Error).message} (run graphwarden audit verify)`);
+    return 1;
+  }
   if (!found) {
     console.error(`graphwarden explain: no decision ${id} in the audit log under ${stateDir}`);
     return 1;
@@ -60,7 +66,17 @@ export async function run(args: string[]): Promise<number> {
     const replayJson = 'error' in replay ? replay : { same: replay.same, differences: replay.differences, factsIntact: replay.factsIntact };
     console.log(
       JSON.stringify(
-        { decisionId: id, seq: record.seq, hash: record.hash, event: ev, controls: explainControls(ev.decision, controls), approvals: approvals.map((a) => a.event), replay: replayJson, narrative },
+        {
+          decisionId: id,
+          seq: record.seq,
+          hash: record.hash,
+          event: ev,
+          ...(found.factsHead ? { factsHead: found.factsHead } : {}),
+          controls: explainControls(ev.decision, controls),
+          approvals: approvals.map((a) => a.event),
+          replay: replayJson,
+          narrative,
+        },
         null,
         2,
       ),

@@ -91,7 +91,7 @@ export function createDecider(opts: DeciderOptions): Decider {
       if (input.batchItemId !== undefined) eventInput.batchItemId = input.batchItemId;
       if (input.token !== undefined) eventInput.token = input.token;
       if (input.body !== undefined) eventInput.body = input.body;
-      const { event, json } = buildDecisionRecord(eventInput, opts.privacy, factsJson);
+      const { event, json, requires } = buildDecisionRecord(eventInput, opts.privacy, factsJson);
       opts.events?.decisionLatency?.(micros / 1e6);
       opts.events?.decision?.({
         effect: decision.effect,
@@ -106,7 +106,10 @@ export function createDecider(opts: DeciderOptions): Decider {
       }
       const outcome: DecideOutcome = { facts, decision, event, sensitive: isSensitive(facts, decision) };
       // Only a sensitive call waits for its record (admit), so only its record is synced before it resolves.
-      if (opts.audit) outcome.audited = opts.audit.append(event, json, outcome.sensitive ? WAIT : NO_WAIT);
+      if (opts.audit) {
+        const wait = outcome.sensitive;
+        outcome.audited = opts.audit.append(event, json, requires ? { wait, requires } : wait ? WAIT : NO_WAIT);
+      }
       return outcome;
     },
     async admit(outcome) {

@@ -82,8 +82,12 @@ describe('graphwarden explain', () => {
     const { state } = await stateWithDecisions();
     const c = capture();
     expect(await explainCli.run(['dec-2', '--dir', state, '--json'])).toBe(0);
-    const j = JSON.parse(c.out()) as { replay: { same: boolean; factsIntact: boolean }; event: { decision: { reasonCode: string } }; narrative: string; controls: unknown[] };
+    const j = JSON.parse(c.out()) as { replay: { same: boolean; factsIntact: boolean }; event: { v: number; facts: { agent: { displayName: string } }; decision: { reasonCode: string } }; factsHead: { seq: number; intact: boolean }; narrative: string; controls: unknown[] };
     expect(j.replay).toEqual({ same: true, differences: [], factsIntact: true });
+    // The compact record made whole, and where its facts head is.
+    expect(j.event.v).toBe(1);
+    expect(j.event.facts.agent.displayName).toBe('Inbox summariser');
+    expect(j.factsHead).toMatchObject({ seq: 3, intact: true });
     expect(j.event.decision.reasonCode).toBe('first-use-of-permission');
     expect(j.narrative).toContain('ara-77');
     expect(j.controls.length).toBeGreaterThan(0);
@@ -98,6 +102,19 @@ describe('graphwarden explain', () => {
     expect(c.out()).toContain('NO LONGER match their digest');
   });
 
+  it('a decision whose facts head is gone from the log is an error, and verify names what is missing', async () => {
+    const { state } = await stateWithDecisions();
+    const file = path.join(state, 'audit', LOG_FILE);
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    expect(JSON.parse(lines[0]!).event.type).toBe('facts-head');
+    await writeFile(file, lines.slice(1).join('\n'));
+    const c = capture();
+    expect(await explainCli.run(['dec-1', '--dir', state])).toBe(1);
+    expect(c.out()).toMatch(/names facts sha256:[0-9a-f]{64}, which are not in the log before it/);
+    expect(await auditCli.run(['verify', '--dir', state])).toBe(1);
+    expect(c.out()).toMatch(/names facts sha256:[0-9a-f]{64} that no earlier record holds/);
+  });
+
   it('an unknown decision id is an error', async () => {
     const { state } = await stateWithDecisions();
     capture();
@@ -110,14 +127,15 @@ describe('graphwarden audit', () => {
     const { state } = await stateWithDecisions();
     let c = capture();
     expect(await auditCli.run(['verify', '--dir', state])).toBe(0);
-    expect(c.out()).toContain('intact: 2 records');
+    // Each decision's record names the facts parts it shares with other calls, written once before it.
+    expect(c.out()).toContain('intact: 4 records');
     vi.restoreAllMocks();
     c = capture();
     expect(await auditCli.run(['head', '--dir', state])).toBe(0);
     const head = c.out().trim();
-    expect(head).toMatch(/^2:[0-9a-f]{64}$/);
+    expect(head).toMatch(/^4:[0-9a-f]{64}$/);
     expect(await auditCli.run(['verify', '--dir', state, '--expect-head', head])).toBe(0);
-    expect(await auditCli.run(['verify', '--dir', state, '--expect-head', `2:${'0'.repeat(64)}`])).toBe(1);
+    expect(await auditCli.run(['verify', '--dir', state, '--expect-head', `4:${'0'.repeat(64)}`])).toBe(1);
     const file = path.join(state, 'audit', LOG_FILE);
     await writeFile(file, (await readFile(file, 'utf8')).replace('Inbox summariser', 'Someone else'));
     expect(await auditCli.run(['verify', '--dir', state])).toBe(1);

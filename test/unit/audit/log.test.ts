@@ -194,6 +194,35 @@ describe('hash-chained log', () => {
     expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 2 });
   });
 
+  it('writes a prerequisite once, just before the first record that requires it, and again after a failed write or a restart', async () => {
+    const dir = await tmp();
+    const disk = failingWrites(async () => {
+      throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    });
+    const head = (id: string) => ({ id, json: JSON.stringify({ type: 'rules', v: 1, action: 'loaded', revision: id, at: 'x' }) });
+    const types = async () => (await readFile(path.join(dir, LOG_FILE), 'utf8')).trim().split('\n').map((l) => {
+      const e = (JSON.parse(l) as { event: { type: string; revision?: string; decisionId?: string } }).event;
+      return e.revision ?? e.decisionId;
+    });
+    let log = await createAuditLog({ dir, failMode: 'closed', openFile: disk.openFile });
+    logs.push(log);
+    // Two in one batch and one in a later batch: the prerequisite is written once, before the first.
+    await Promise.all([log.append(decisionEvent(1), undefined, { requires: head('h-a') }), log.append(decisionEvent(2), undefined, { requires: head('h-a') })]);
+    expect(await log.append(decisionEvent(3), undefined, { requires: head('h-a') })).toMatchObject({ ok: true, seq: 4 });
+    // A batch that fails leaves its prerequisite unwritten: the next record requiring it writes it.
+    disk.failNext();
+    expect((await log.append(decisionEvent(4), undefined, { requires: head('h-b') })).ok).toBe(false);
+    expect(await log.append(decisionEvent(5), undefined, { requires: head('h-b') })).toMatchObject({ ok: true, seq: 6 });
+    await log.close();
+    // Another process does not know what the file holds: it writes a prerequisite again on first use.
+    log = await createAuditLog({ dir, failMode: 'closed' });
+    logs.push(log);
+    await log.append(decisionEvent(6), undefined, { requires: head('h-a') });
+    await log.close();
+    expect(await types()).toEqual(['h-a', 'dec-1', 'dec-2', 'dec-3', 'h-b', 'dec-5', 'h-a', 'dec-6']);
+    expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 8 });
+  });
+
   it('fail open lets a sensitive call through and counts it', async () => {
     let failOpen = 0;
     const log = await createAuditLog({ dir: await tmp(), failMode: 'open', events: { auditFailOpen: () => failOpen++ } });

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
-import { buildDecisionEvent, buildDecisionRecord, decisionEventJson, serialiseFacts } from '../../../src/audit/event.js';
-import type { DecisionEventInput } from '../../../src/audit/event.js';
+import { buildDecisionEvent, buildDecisionRecord, decisionEventJson, expandDecision, serialiseFacts } from '../../../src/audit/event.js';
+import type { DecisionEventInput, DecisionEventV2, FactsHeadEventV1 } from '../../../src/audit/event.js';
 import { createAuditLog, LOG_FILE, recordBody, recordBodyFromJson } from '../../../src/audit/log.js';
 import { findDecision, verifyAuditLog } from '../../../src/audit/verify.js';
 import { decide, factsDigest } from '../../../src/decision/decide.js';
@@ -31,6 +31,12 @@ const view = createFixtureView({
 });
 
 const plainOf = <T,>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** A compact record made whole with the head it requires, as JSON text (what the whole event serialises to). */
+function wholeJson(rec: { json: string; requires?: { json: string } }): string {
+  if (!rec.requires) return rec.json;
+  return JSON.stringify(expandDecision(JSON.parse(rec.json) as DecisionEventV2, JSON.parse(rec.requires.json) as FactsHeadEventV1));
+}
 
 function factsFor(principal = appPrincipal(), op = operation()) {
   return gatherFacts(principal, op, view, { now: new Date(Date.UTC(2026, 0, 1)), risk: { score: 7, flags: ['impossible-travel'] } });
@@ -104,7 +110,10 @@ describe('decisionEventJson / buildDecisionRecord', () => {
         const ev = buildDecisionEvent(input, privacy);
         expect(decisionEventJson(ev, JSON.stringify(ev.facts))).toBe(JSON.stringify(ev));
         const rec = buildDecisionRecord(input, privacy, serialiseFacts(facts));
-        expect(rec.json).toBe(JSON.stringify(rec.event));
+        // Compact: the record names the facts head it requires; made whole, it is the event's own text.
+        expect(rec.requires).toBeDefined();
+        expect(JSON.parse(rec.json)).toMatchObject({ v: 2, facts: { head: rec.requires!.id } });
+        expect(wholeJson(rec)).toBe(JSON.stringify(rec.event));
         expect(rec.event).toEqual(ev);
       }
     }
@@ -116,8 +125,8 @@ describe('decisionEventJson / buildDecisionRecord', () => {
     const pre = serialiseFacts(facts);
     expect(pre.record).toContain('ada@contoso.test');
     const rec = buildDecisionRecord({ facts, decision }, { pseudonymiseUserPrincipalName: true }, pre);
-    expect(rec.json).not.toContain('ada@contoso.test');
-    expect(rec.json).toMatch(/"userPrincipalName":"upn-sha256:[0-9a-f]{64}"/);
+    expect(rec.json + rec.requires!.json).not.toContain('ada@contoso.test');
+    expect(rec.requires!.json).toMatch(/"userPrincipalName":"upn-sha256:[0-9a-f]{64}"/);
     // Calls of one token share the pseudonymised agent, so their records keep every facts part shared.
     const principal = delegatedPrincipal();
     const [a, b] = [1, 2].map((s) => {
@@ -126,34 +135,68 @@ describe('decisionEventJson / buildDecisionRecord', () => {
     });
     expect(b!.event.facts.agent).toBe(a!.event.facts.agent);
     expect(Object.isFrozen(a!.event.facts.agent)).toBe(true);
+    // One head for both calls: only the time differs, and it is not in the head.
+    expect(b!.requires!.id).toBe(a!.requires!.id);
     for (const r of [a!, b!]) {
-      expect(r.json).toBe(JSON.stringify(r.event));
-      expect(r.json).not.toContain('ada@contoso.test');
+      expect(wholeJson(r)).toBe(JSON.stringify(r.event));
+      expect(r.json + r.requires!.json).not.toContain('ada@contoso.test');
       expect(factsDigest(r.event.facts)).toBe(r.event.decision.factsDigest);
     }
   });
 });
 
 describe('pre-serialised appends', () => {
-  it('write the same bytes as appending the event object, so old and new records verify alike', async () => {
+  it('whole and compact records verify and read back alike; a compact log holds each facts head once', async () => {
+    const principal = appPrincipal();
     const events = [1, 2, 3].map((i) => {
-      const facts = factsFor(i === 2 ? delegatedPrincipal() : appPrincipal());
+      const facts = i === 2 ? factsFor(delegatedPrincipal()) : gatherFacts(principal, operation(), view, { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
       return buildDecisionRecord({ facts, decision: decide(facts, policy, { decisionId: `dec-${i}` }), requestId: `r-${i}` }, {}, serialiseFacts(facts));
     });
+    expect(events[2]!.requires!.id).toBe(events[0]!.requires!.id);
     const [dirA, dirB] = [await tmp(), await tmp()];
     const a = await createAuditLog({ dir: dirA, failMode: 'closed' });
     const b = await createAuditLog({ dir: dirB, failMode: 'closed' });
     logs.push(a, b);
     for (const e of events) {
       expect((await a.append(e.event)).ok).toBe(true);
-      expect((await b.append(e.event, e.json)).ok).toBe(true);
+      expect((await b.append(e.event, e.json, { requires: e.requires! })).ok).toBe(true);
     }
     await a.close();
     await b.close();
-    const [textA, textB] = [await readFile(path.join(dirA, LOG_FILE), 'utf8'), await readFile(path.join(dirB, LOG_FILE), 'utf8')];
-    expect(textB).toBe(textA);
-    expect(await verifyAuditLog(dirB)).toMatchObject({ ok: true, records: 3, beyondHead: 0 });
-    expect(recordBodyFromJson(4, 'f'.repeat(64), events[0]!.json)).toBe(recordBody(4, 'f'.repeat(64), events[0]!.event));
+    expect(await verifyAuditLog(dirA)).toMatchObject({ ok: true, records: 3, beyondHead: 0 });
+    // Two heads (the app's, written once for its two calls, and the delegated call's), then the three decisions.
+    expect(await verifyAuditLog(dirB)).toMatchObject({ ok: true, records: 5, beyondHead: 0 });
+    const types = (await readFile(path.join(dirB, LOG_FILE), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { event: { type: string } }).event.type);
+    expect(types).toEqual(['facts-head', 'decision', 'facts-head', 'decision', 'decision']);
+    for (const e of events) {
+      const [fa, fb] = [await findDecision(dirA, e.event.decisionId), await findDecision(dirB, e.event.decisionId)];
+      expect(fb!.record.event).toEqual(fa!.record.event);
+      expect(fb!.factsHead).toMatchObject({ id: e.requires!.id, intact: true });
+      expect(fa!.factsHead).toBeUndefined();
+    }
+    const whole = decisionEventJson(events[0]!.event, JSON.stringify(events[0]!.event.facts));
+    expect(recordBodyFromJson(4, 'f'.repeat(64), whole)).toBe(recordBody(4, 'f'.repeat(64), events[0]!.event));
+  });
+
+  it('verify reports a facts head whose content does not match its id, even in an intact chain', async () => {
+    const facts = factsFor();
+    const rec = buildDecisionRecord({ facts, decision: decide(facts, policy, { decisionId: 'dec-1' }) }, {}, serialiseFacts(facts));
+    const forged = JSON.parse(rec.requires!.json) as FactsHeadEventV1;
+    forged.head.agent.displayName = 'Someone else';
+    const dir = await tmp();
+    const log = await createAuditLog({ dir, failMode: 'closed' });
+    logs.push(log);
+    // Written through the log, so the chain itself is intact: only the id check can tell.
+    await log.append(forged);
+    await log.append(rec.event, rec.json);
+    await log.close();
+    const result = await verifyAuditLog(dir);
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((p) => p.kind)).toEqual(['facts-head-mismatch', 'facts-head-missing']);
+    const found = await findDecision(dir, 'dec-1');
+    expect(found!.factsHead!.intact).toBe(false);
+    expect(found!.record.event.facts.agent.displayName).toBe('Someone else');
+    expect(replayDecision(found!.record.event, policy).factsIntact).toBe(false);
   });
 
   it('the decider records what it decided: the record verifies and replays to the same decision and facts digest', async () => {
@@ -168,7 +211,7 @@ describe('pre-serialised appends', () => {
     ];
     for (const o of outcomes) expect((await o.audited)!.ok).toBe(true);
     await audit.close();
-    expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 2 });
+    expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 4 });
     for (const o of outcomes) {
       expect(o.decision.factsDigest).toBe(factsDigest(o.facts));
       const found = await findDecision(dir, o.decision.id);
