@@ -214,7 +214,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   });
 
   const proxyHandler = createProxyHandler({
-    authenticate: (h) => tokens.verify(h),
+    authenticate: (h, connection) => tokens.verify(h, connection),
     inspect,
     forwarder,
     metrics,

@@ -50,7 +50,8 @@ export type InspectVerdict =
   | { kind: 'respond'; status: number; body: unknown; outcome: string; headers?: Record<string, string> };
 
 export interface ProxyDeps {
-  authenticate(authorization: string | undefined): Promise<AuthOutcome>;
+  /** `connection` identifies the client connection (the socket), so per-connection work can be reused. */
+  authenticate(authorization: string | undefined, connection: object): Promise<AuthOutcome>;
   inspect?(input: InspectInput): Promise<InspectVerdict>;
   forwarder: Forwarder;
   metrics: Metrics;
@@ -185,7 +186,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       }
       // All Authorization headers, joined: duplicates make the token malformed, so the one
       // verified is always the one forwarded (Node would keep only the first in req.headers).
-      const auth = await deps.authenticate(authorizationFromRawHeaders(req.rawHeaders));
+      const auth = await deps.authenticate(authorizationFromRawHeaders(req.rawHeaders), req.socket);
       if (!auth.ok) {
         metrics.tokenRejections.inc({ code: auth.code });
         reject(auth.code, auth.message, auth.code === 'GW_ERR_KEYS_UNAVAILABLE' ? { headers: { 'retry-after': '5' } } : {});

@@ -71,8 +71,12 @@ export type VerifyOutcome =
     };
 
 export interface TokenVerifier {
-  /** Takes the raw Authorization header value (or undefined). Never throws. */
-  verify(authorization: string | undefined): Promise<VerifyOutcome>;
+  /**
+   * Takes the raw Authorization header value (or undefined). Never throws. `connection`, when given,
+   * is the object the call arrived on (its socket): the token's digest is remembered for the next call
+   * on the same connection, which nearly always carries the same token.
+   */
+  verify(authorization: string | undefined, connection?: object): Promise<VerifyOutcome>;
   /** Fetches metadata + keys for every allowed tenant not loaded yet; rejects listing each failure. */
   preload(): Promise<void>;
   /** Keys are loaded for every allowed tenant (readiness). */
@@ -86,6 +90,12 @@ interface CacheEntry {
   principal: Principal;
   claimsDigest: string;
   expMs: number;
+}
+
+/** The last token seen on a connection and its digest: a pure function of the token, so never stale. */
+interface ConnectionToken {
+  token: string;
+  digest: string;
 }
 
 // Client-facing messages: fixed text per code, never token content.
@@ -134,6 +144,20 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     opts.cacheMaxEntries > 0
       ? new LRUCache<string, CacheEntry>({ max: opts.cacheMaxEntries, ...(opts.now ? { perf: { now: opts.now } } : {}) })
       : undefined;
+
+  // Hashing a 1–2 KB token costs more than the rest of a cache hit, and an agent sends the same token
+  // on every call over a keep-alive connection. Comparing with the connection's previous token spares
+  // the hash; only the caller's own earlier token is compared, so the comparison's timing tells a
+  // client nothing about other clients' tokens. Held until the connection is gone or its token changes.
+  const lastOnConnection = new WeakMap<object, ConnectionToken>();
+  const digestOf = (token: string, connection: object | undefined): string => {
+    if (connection === undefined) return sha256Hex(token);
+    const last = lastOnConnection.get(connection);
+    if (last !== undefined && last.token === token) return last.digest;
+    const digest = sha256Hex(token);
+    lastOnConnection.set(connection, { token, digest });
+    return digest;
+  };
 
   const keys = createKeyStore({
     authorityHost: authority,
@@ -224,10 +248,10 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
   }
 
   return {
-    async verify(authorization) {
+    async verify(authorization, connection) {
       const bearer = bearerValue(authorization);
       if (!bearer.ok) return reject(bearer.code);
-      const tokenDigest = sha256Hex(bearer.token);
+      const tokenDigest = digestOf(bearer.token, connection);
       if (cache) {
         const hit = cache.get(tokenDigest);
         if (hit && now() < hit.expMs) {

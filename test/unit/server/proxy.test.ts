@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import zlib from 'node:zlib';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { createProxyHandler, type AuthOutcome, type ProxyDeps } from '../../../src/server/proxy.js';
 import { createForwarder } from '../../../src/forward/index.js';
 import { listen, type Listener } from '../../../src/server/listen.js';
@@ -244,6 +244,31 @@ describe('proxy request path', () => {
     expect(res.statusCode).toBe(414);
     await res.body.text();
     expect(up.requests).toHaveLength(0);
+  });
+
+  it('tells authentication which connection a call came on: the same for calls on one keep-alive connection, another for a new one', async () => {
+    const seen: object[] = [];
+    const p = await startProxy(up.url, {
+      authenticate: async (h, connection) => {
+        seen.push(connection);
+        return okAuth(h);
+      },
+    });
+    const clients = [new Client(p.l.url), new Client(p.l.url)];
+    try {
+      for (const c of [clients[0]!, clients[0]!, clients[1]!]) {
+        const res = await c.request({ path: '/v1.0/users', method: 'GET', headers: { authorization: 'Bearer good' } });
+        expect(res.statusCode).toBe(200);
+        await res.body.text();
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await p.l.close(0);
+      await p.forwarder.close();
+    }
+    expect(seen).toHaveLength(3);
+    expect(seen[1]).toBe(seen[0]);
+    expect(seen[2]).not.toBe(seen[0]);
   });
 
   it('counts requests by outcome in metrics', async () => {

@@ -478,6 +478,56 @@ describe('createTokenVerifier: verified-token cache', () => {
     expect(rec.log).toMatchObject({ hits: 0, misses: 2, rejected: ['GW_ERR_TOKEN_AUDIENCE', 'GW_ERR_TOKEN_AUDIENCE'] });
   });
 
+  it('remembers a connection’s last token digest without confusing it with another token on that connection', async () => {
+    addTenant(auth, TID, [k1]);
+    const clock = testClock();
+    const rec = recorder();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { now: clock.now, events: rec.events })));
+    const nowSec = clock.now() / 1000;
+    const [a, b] = await Promise.all(['ua', 'ub'].map((uti) => mint({ key: k1, claims: v1AppClaims(TID, nowSec, { uti }) })));
+    const connection = {};
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    const seen: Array<[string | undefined, string | undefined, boolean | undefined]> = [];
+    for (const t of [a!, a!, b!, a!, b!]) {
+      const out = await v.verify(bearer(t), connection);
+      seen.push(out.ok ? [out.tokenDigest, out.principal.tokenId, out.cached] : [undefined, undefined, undefined]);
+    }
+    expect(seen).toEqual([
+      [sha(a!), 'ua', false],
+      [sha(a!), 'ua', true],
+      [sha(b!), 'ub', false],
+      [sha(a!), 'ua', true],
+      [sha(b!), 'ub', true],
+    ]);
+    // A forged token of the same length, differing from the remembered one in one signature character
+    // (not the last: its low bits are padding that decoders may ignore).
+    const i = a!.length - 10;
+    const forged = `${a!.slice(0, i)}${a![i] === 'A' ? 'B' : 'A'}${a!.slice(i + 1)}`;
+    await v.verify(bearer(a!), connection);
+    expect(await v.verify(bearer(forged), connection)).toMatchObject({ ok: false, code: 'GW_ERR_TOKEN_SIGNATURE' });
+    expect(rec.log.rejected).toEqual(['GW_ERR_TOKEN_SIGNATURE']);
+  });
+
+  it('a token remembered on its connection is still refused once expired or its key retired', async () => {
+    addTenant(auth, TID, [k1, k2]);
+    const clock = testClock();
+    const v = track(createTokenVerifier(verifierOptions(auth, [TID], { now: clock.now, unknownKidMinIntervalMs: 0 })));
+    const nowSec = clock.now() / 1000;
+    const connection = {};
+    const shortLived = await mint({ key: k2, claims: v1AppClaims(TID, nowSec, { exp: nowSec + 100 }) });
+    expect(await v.verify(bearer(shortLived), connection)).toMatchObject({ ok: true, cached: false });
+    expect(await v.verify(bearer(shortLived), connection)).toMatchObject({ ok: true, cached: true });
+    clock.advance(161_000); // past exp and the skew
+    expect(await v.verify(bearer(shortLived), connection)).toMatchObject({ ok: false, code: 'GW_ERR_TOKEN_EXPIRED' });
+
+    const t = await mint({ key: k1, claims: v1AppClaims(TID, clock.now() / 1000) });
+    expect(await v.verify(bearer(t), connection)).toMatchObject({ ok: true, cached: false });
+    expect(await v.verify(bearer(t), connection)).toMatchObject({ ok: true, cached: true });
+    addTenant(auth, TID, [k2]); // k1 retired
+    await v.verify(bearer(await mint({ key: k3, claims: v1AppClaims(TID, clock.now() / 1000) })), {}); // unknown kid → refetch
+    expect(await v.verify(bearer(t), connection)).toMatchObject({ ok: false, code: 'GW_ERR_TOKEN_UNKNOWN_KEY' });
+  });
+
   it('cacheMaxEntries 0 disables the cache', async () => {
     addTenant(auth, TID, [k1]);
     const clock = testClock();
