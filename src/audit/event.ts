@@ -248,8 +248,9 @@ function agentForDigest(agent: DecisionFacts['agent']): DecisionFacts['agent'] {
 /**
  * The JSON text of a decision event, given its facts' record text (`serialiseFacts(event.facts).record`):
  * byte-identical to `JSON.stringify(event)` (same members, same order), without serialising the facts a
- * second time, nor the rules' match entries (shared, see decide.ts). The audit log hashes the exact text it writes, so the chain does not depend on this
- * equality; replay and `explain` only need the text to parse back to the event.
+ * second time, nor the rules' match entries (shared, see decide.ts). The audit log hashes the exact text
+ * it writes, so the chain does not depend on this equality; replay and `explain` only need the text to
+ * parse back to the event.
  */
 export function decisionEventJson(ev: DecisionEventV1, factsRecordJson: string, v: 1 | 2 = 1): string {
   let text = `{"type":"decision","v":${v},"decisionId":${JSON.stringify(ev.decisionId)},"at":${JSON.stringify(ev.at)},"decision":${jsonWithShared(ev.decision, 2)},"facts":${factsRecordJson}`;
