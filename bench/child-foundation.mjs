@@ -19,7 +19,7 @@ const tokens = createTokenVerifier(toVerifierOptions(cfg.identity));
 await tokens.preload();
 const forwarder = createForwarder({ upstreamUrl: process.env.BENCH_UPSTREAM, ca: readFileSync(path.join(dir, 'ca.crt'), 'utf8'), connections: 128, connectTimeoutMs: 10_000, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 });
 const handler = createProxyHandler({
-  authenticate: (h) => tokens.verify(h), forwarder, metrics: createMetrics(), logger: createLogger({ level: 'silent' }), now: Date.now, newId: randomUUID,
+  authenticate: (h, connection) => tokens.verify(h, connection), forwarder, metrics: createMetrics(), logger: createLogger({ level: 'silent' }), now: Date.now, newId: randomUUID,
   limits: { maxBodyBytes: 4 << 20, maxUrlLength: 8192 }, tlsEnabled: false, accessLog: false,
 });
 const l = await listen({ host: '127.0.0.1', port: 0 }, handler);
