@@ -170,6 +170,12 @@ interface SharedHead {
   record: string;
   /** sha256 state over the same text with the agent's user principal name left out. */
   digest: Hash;
+  /**
+   * The last tail digested over this head and its facts digest: calls made on the same parts within the
+   * same millisecond (the time's resolution) with the same risk have the same facts, so the same digest.
+   */
+  lastTail?: string;
+  lastDigest?: string;
   /** The head as a `facts-head` event (made when a compact record first needs it). */
   event?: FactsHeadJson;
 }
@@ -224,7 +230,14 @@ export function serialiseFacts(facts: DecisionFacts): FactsJson {
       }
       return shared.event;
     };
-    return { record: head.record + tail, factsDigest: `sha256:${head.digest.copy().update(tail).digest('hex')}`, head: { event, tail } };
+    // Hash.copy() makes a Hash object, the largest cost of serialising a repeated call's facts.
+    let factsDigest = head.lastTail === tail ? head.lastDigest : undefined;
+    if (factsDigest === undefined) {
+      factsDigest = `sha256:${head.digest.copy().update(tail).digest('hex')}`;
+      head.lastTail = tail;
+      head.lastDigest = factsDigest;
+    }
+    return { record: head.record + tail, factsDigest, head: { event, tail } };
   }
   // Shared parts carry their text already; depth 2 reuses the shared lists inside parts that are not
   // shared (under a view that does not cache its answers, or facts in another order).

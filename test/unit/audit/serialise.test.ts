@@ -81,6 +81,25 @@ describe('serialiseFacts', () => {
     expect(serialiseFacts(facts).factsDigest).toBe(factsDigest(renamed));
   });
 
+  it('calls on the same shared parts in the same millisecond share a digest only while their risk is the same too', () => {
+    const caching = { ...view, effective: ((answers) => (p: Parameters<typeof view.effective>[0]) => {
+      if (!answers.has(p)) answers.set(p, view.effective(p));
+      return answers.get(p);
+    })(new Map<object, ReturnType<typeof view.effective>>()) };
+    const principal = appPrincipal();
+    const at = new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 5));
+    const risks = [undefined, undefined, { score: 3, flags: [] }, { score: 3, flags: ['x'] }, undefined, { score: 3, flags: ['x'] }];
+    const seen = risks.map((risk) => {
+      const facts = gatherFacts(principal, operation(), caching, { now: at, ...(risk ? { risk } : {}) });
+      const json = serialiseFacts(facts);
+      expect(json.head).toBeDefined(); // the shared-head path, where the digest is remembered
+      expect(json.factsDigest).toBe(factsDigest(facts));
+      return json.factsDigest;
+    });
+    expect(new Set(seen).size).toBe(3);
+    expect([seen[1], seen[4], seen[5]]).toEqual([seen[0], seen[0], seen[3]]);
+  });
+
   it('holds for arbitrary names and user principal names (escaping, unicode, lone surrogates)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), fc.option(fc.string({ unit: 'grapheme' }), { nil: undefined }), (name, upn) => {
