@@ -38,6 +38,18 @@ function wholeJson(rec: { json: string; requires?: { json: string } }): string {
   return JSON.stringify(expandDecision(JSON.parse(rec.json) as DecisionEventV2, JSON.parse(rec.requires.json) as FactsHeadEventV1));
 }
 
+/** The fixture view caching its answer per principal, as the directory's does: every facts part but the time and risk is shared. */
+function cachingView(): typeof view {
+  const answers = new Map<object, ReturnType<typeof view.effective>>();
+  return {
+    ...view,
+    effective: (p) => {
+      if (!answers.has(p)) answers.set(p, view.effective(p));
+      return answers.get(p);
+    },
+  };
+}
+
 function factsFor(principal = appPrincipal(), op = operation()) {
   return gatherFacts(principal, op, view, { now: new Date(Date.UTC(2026, 0, 1)), risk: { score: 7, flags: ['impossible-travel'] } });
 }
@@ -52,11 +64,7 @@ describe('serialiseFacts', () => {
   });
 
   it('remembers the shared parts\' text and hash state, and stays exact call after call, in any member order', () => {
-    // A view that caches its answer, as the directory's does: every part but the time and risk is shared.
-    const caching = { ...view, effective: ((answers) => (p: Parameters<typeof view.effective>[0]) => {
-      if (!answers.has(p)) answers.set(p, view.effective(p));
-      return answers.get(p);
-    })(new Map<object, ReturnType<typeof view.effective>>()) };
+    const caching = cachingView();
     const ada = delegatedPrincipal();
     const grace = delegatedPrincipal({ userPrincipalName: 'grace@contoso.test' });
     const digests = new Set<string>();
@@ -82,10 +90,7 @@ describe('serialiseFacts', () => {
   });
 
   it('calls on the same shared parts in the same millisecond share a digest only while their risk is the same too', () => {
-    const caching = { ...view, effective: ((answers) => (p: Parameters<typeof view.effective>[0]) => {
-      if (!answers.has(p)) answers.set(p, view.effective(p));
-      return answers.get(p);
-    })(new Map<object, ReturnType<typeof view.effective>>()) };
+    const caching = cachingView();
     const principal = appPrincipal();
     const at = new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 5));
     const risks = [undefined, undefined, { score: 3, flags: [] }, { score: 3, flags: ['x'] }, undefined, { score: 3, flags: ['x'] }];
