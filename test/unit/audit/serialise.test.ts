@@ -38,7 +38,8 @@ function wholeJson(rec: { json: string; requires?: { json: string } }): string {
   return JSON.stringify(expandDecision(JSON.parse(rec.json) as DecisionEventV2, JSON.parse(rec.requires.json) as FactsHeadEventV1));
 }
 
-/** The fixture view caching its answer per principal, as the directory's does: every facts part but the time and risk is shared. */
+// The fixture view caching its answer per principal, as the directory's does: every facts part but the
+// time and risk is shared.
 function cachingView(): typeof view {
   const answers = new Map<object, ReturnType<typeof view.effective>>();
   return {
