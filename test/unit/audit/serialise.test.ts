@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
-import { buildDecisionEvent, buildDecisionRecord, decisionEventJson, expandDecision, serialiseFacts } from '../../../src/audit/event.js';
+import { buildDecisionEvent, buildDecisionRecord, decisionEventJson, decisionJson, expandDecision, serialiseFacts } from '../../../src/audit/event.js';
 import type { DecisionEventInput, DecisionEventV2, FactsHeadEventV1 } from '../../../src/audit/event.js';
 import { createAuditLog, LOG_FILE, recordBody, recordBodyFromJson } from '../../../src/audit/log.js';
 import { findDecision, verifyAuditLog } from '../../../src/audit/verify.js';
@@ -116,6 +116,45 @@ describe('serialiseFacts', () => {
         expect(json.factsDigest).toBe(factsDigest(facts));
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('decisionJson', () => {
+  const approving = policyFrom('rules:\n  - id: needs-approval\n    effect: approve\n    reasonCode: needs-approval\n    reason: Needs a human.\n    when: { operation: { method: POST } }\n');
+  const post = factsFor(delegatedPrincipal(), operation({ method: 'POST', action: 'create' }));
+  const decisions = [
+    decide(factsFor(), policy, { decisionId: 'no-match' }), // default effect, no rule, no optional member
+    decide(post, policy, { decisionId: 'alert-and-shadow' }), // ruleId and wouldBe
+    decide(post, approving, { decisionId: 'held', holdApprovals: true }), // approval: hold
+    decide(post, approving, { decisionId: 'fallback' }), // approval fallback
+  ];
+
+  it('is JSON.stringify(decision) for every shape decide() makes', () => {
+    expect(decisions.map((d) => [d.ruleId !== undefined, d.wouldBe !== undefined, d.approval])).toEqual([
+      [false, false, undefined],
+      [true, true, undefined],
+      [true, false, 'hold'],
+      [true, false, 'fallback-block'],
+    ]);
+    for (const d of decisions) expect(decisionJson(d)).toBe(JSON.stringify(d));
+  });
+
+  it('is JSON.stringify(decision) for decisions read back and altered: other member order, extra or undefined members, any strings', () => {
+    const member = fc.constantFrom('id', 'effect', 'enforced', 'mode', 'reasonCode', 'rulesRevision', 'factsDigest', 'ruleId', 'wouldBe', 'approval', 'extra');
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...decisions),
+        fc.array(fc.tuple(member, fc.oneof(fc.string({ unit: 'binary' }), fc.constant(undefined), fc.integer())), { maxLength: 4 }),
+        fc.boolean(),
+        (decision, edits, reorder) => {
+          let d = plainOf(decision) as unknown as Record<string, unknown>;
+          for (const [k, v] of edits) d[k] = v;
+          if (reorder) d = Object.fromEntries(Object.entries(d).reverse());
+          expect(decisionJson(d as unknown as typeof decision)).toBe(JSON.stringify(d));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
