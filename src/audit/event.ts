@@ -8,7 +8,7 @@ import type { DecisionFacts } from '../policy/inputs.js';
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { sha256Hex } from '../canonical.js';
-import { isShared, jsonWithShared, shareJson } from '../policy/shared-json.js';
+import { isShared, jsonWithShared, quotedJson, shareJson } from '../policy/shared-json.js';
 import { factsDigestOfJson } from '../decision/decide.js';
 
 export interface DecisionEventV1 {
@@ -258,22 +258,9 @@ function agentForDigest(agent: DecisionFacts['agent']): DecisionFacts['agent'] {
   return d;
 }
 
-// A decision's members in the order decide() makes them; the optional ones (last three) may be absent.
-const DECISION_MEMBERS = ['id', 'effect', 'enforced', 'mode', 'reasonCode', 'matches', 'rulesRevision', 'factsDigest', 'ruleId', 'wouldBe', 'approval'] as const;
-const DECISION_REQUIRED = 8;
-// Quoted text of the strings that recur from decision to decision (effects, modes, reason codes, rule
-// ids, the rules revision): JSON.stringify of each made a fresh string per member per call. Bounded.
-const quotedText = new Map<string, string>();
-function quoted(value: string): string {
-  if (typeof value !== 'string') return JSON.stringify(value); // a decision parsed from a record may hold anything
-  let t = quotedText.get(value);
-  if (t === undefined) {
-    t = JSON.stringify(value);
-    if (quotedText.size >= 1024) quotedText.clear();
-    quotedText.set(value, t);
-  }
-  return t;
-}
+// A decision's members in the order decide() makes them: the required ones, then the optional ones.
+const DECISION_REQUIRED = ['id', 'effect', 'enforced', 'mode', 'reasonCode', 'matches', 'rulesRevision', 'factsDigest'] as const;
+const DECISION_MEMBERS = [...DECISION_REQUIRED, 'ruleId', 'wouldBe', 'approval'] as const;
 
 /**
  * `JSON.stringify(decision)`, byte for byte. A decision as decide() makes it is written member by member
@@ -285,15 +272,15 @@ export function decisionJson(d: Decision): string {
   let i = 0;
   for (const key in d) {
     // Skip optional members the decision does not have, in order; anything unexpected ends the fast path.
-    while (i < DECISION_MEMBERS.length && DECISION_MEMBERS[i] !== key && i >= DECISION_REQUIRED) i++;
+    while (i < DECISION_MEMBERS.length && DECISION_MEMBERS[i] !== key && i >= DECISION_REQUIRED.length) i++;
     if (DECISION_MEMBERS[i] !== key || (d as unknown as Record<string, unknown>)[key] === undefined) return jsonWithShared(d, 2);
     i++;
   }
-  if (i < DECISION_REQUIRED) return jsonWithShared(d, 2);
-  let text = `{"id":${JSON.stringify(d.id)},"effect":${quoted(d.effect)},"enforced":${quoted(d.enforced)},"mode":${quoted(d.mode)},"reasonCode":${quoted(d.reasonCode)},"matches":${jsonWithShared(d.matches, 1)},"rulesRevision":${quoted(d.rulesRevision)},"factsDigest":${JSON.stringify(d.factsDigest)}`;
-  if (d.ruleId !== undefined) text += `,"ruleId":${quoted(d.ruleId)}`;
-  if (d.wouldBe !== undefined) text += `,"wouldBe":${quoted(d.wouldBe)}`;
-  if (d.approval !== undefined) text += `,"approval":${quoted(d.approval)}`;
+  if (i < DECISION_REQUIRED.length) return jsonWithShared(d, 2);
+  let text = `{"id":${JSON.stringify(d.id)},"effect":${quotedJson(d.effect)},"enforced":${quotedJson(d.enforced)},"mode":${quotedJson(d.mode)},"reasonCode":${quotedJson(d.reasonCode)},"matches":${jsonWithShared(d.matches, 1)},"rulesRevision":${quotedJson(d.rulesRevision)},"factsDigest":${JSON.stringify(d.factsDigest)}`;
+  if (d.ruleId !== undefined) text += `,"ruleId":${quotedJson(d.ruleId)}`;
+  if (d.wouldBe !== undefined) text += `,"wouldBe":${quotedJson(d.wouldBe)}`;
+  if (d.approval !== undefined) text += `,"approval":${quotedJson(d.approval)}`;
   return `${text}}`;
 }
 

@@ -22,13 +22,18 @@ export function isShared(value: object): boolean {
   return sharedText.has(value);
 }
 
-// Member names come from a small fixed set (the facts' and decisions' own): their JSON text once each.
-const keyText = new Map<string, string>();
-function keyJson(key: string): string {
-  let t = keyText.get(key);
+// Quoted text of strings that recur from call to call (member names, effects, reason codes, rule ids, the
+// rules revision): JSON.stringify made a fresh string each time. Bounded: cleared when full.
+const quotedText = new Map<string, string>();
+
+/** `JSON.stringify(value)`, with the text of strings remembered (anything else, e.g. a value read back from a record, is not). */
+export function quotedJson(value: string): string {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  let t = quotedText.get(value);
   if (t === undefined) {
-    t = JSON.stringify(key);
-    if (keyText.size < 1024) keyText.set(key, t);
+    t = JSON.stringify(value);
+    if (quotedText.size >= 1024) quotedText.clear();
+    quotedText.set(value, t);
   }
   return t;
 }
@@ -54,7 +59,7 @@ export function jsonWithShared(value: unknown, depth: number): string {
       for (const key of Object.keys(obj)) {
         const v = obj[key];
         if (v === undefined) continue;
-        out += `${out.length > 1 ? ',' : ''}${keyJson(key)}:${jsonWithShared(v, depth - 1)}`;
+        out += `${out.length > 1 ? ',' : ''}${quotedJson(key)}:${jsonWithShared(v, depth - 1)}`;
       }
       return `${out}}`;
     }
