@@ -1,12 +1,14 @@
 /**
  * The hash-chained audit log: JSONL records `{seq, prevHash, event, hash}` where hash = sha256(prevHash +
- * the record's own JSON text without its hash member), appended in batches (group commit). A record the
+ * the record's own JSON text without its hash member), appended in batches (group commit, each batch one
+ * synchronous write into the page cache; syncs and the anchor go through the thread pool). A record the
  * caller waits for is durable (write + fdatasync) before `append()` resolves; one nobody waits for is
  * written at once and made durable within `syncIntervalMs` or with the next waited-for record. A head
  * anchor file (last durable seq + hash, refreshed at most every `headIntervalMs` and on close) lets a
  * cut-off tail be detected. Owns durability and failure reporting; does not decide what is sensitive
  * (the caller says whether it waits, and passes sensitivity to `gate`).
  */
+import { writeSync } from 'node:fs';
 import { open, mkdir, readFile, rename, writeFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -97,8 +99,10 @@ export interface AuditLogOptions {
    */
   syncIntervalMs?: number;
   events?: AuditEvents;
-  /** How the log file is opened; injectable so tests can make writes fail. Default fs/promises open. */
+  /** How the log file is opened; injectable so tests can watch or fail its syncs. Default fs/promises open. */
   openFile?: (file: string, flags: string | number) => Promise<FileHandle>;
+  /** How a batch is written (synchronously, see #writeBatch); injectable so tests can watch or fail writes. Default fs.writeSync. */
+  writeAt?: WriteAt;
   /**
    * Longest time the head anchor may lag the durable log, in ms. The anchor is rewritten after a durable
    * batch when this much time has passed since its last update, otherwise by a timer that many ms after
@@ -116,6 +120,9 @@ export interface AuditLogOptions {
   /** Clock and timers for the anchor and commit schedules; injectable so tests drive time. Default Date.now/setTimeout. */
   timers?: AuditTimers;
 }
+
+/** Writes `length` bytes of `buf` from `offset` to the file at `position`; returns the bytes written, throws on failure. */
+export type WriteAt = (fd: number, buf: Buffer, offset: number, length: number, position: number) => number;
 
 export interface AuditTimers {
   now(): number;
@@ -308,8 +315,9 @@ class Log implements AuditLog {
     if (!this.#writing) this.#writing = this.#drain();
   }
 
-  // Group commit: everything queued while a batch is being written goes into the next batch. Syncs and
-  // anchor updates run in the same loop, between batches, so the anchor only names synced records.
+  // Group commit: everything queued while a batch waits for its interval or is being synced goes into
+  // the next batch. Syncs and anchor updates run in the same loop, between batches, so the anchor only
+  // names synced records.
   async #drain(): Promise<void> {
     try {
       for (;;) {
@@ -370,9 +378,8 @@ class Log implements AuditLog {
       const hash = line(p.json);
       results.push({ ok: true, seq, hash });
     }
-    const buf = this.#buf;
     try {
-      await this.#fh.write(buf, 0, used, this.#size);
+      this.#writeOut(used);
     } catch (e) {
       const error = `audit write failed: ${(e as Error).message}`;
       this.#failures += batch.length;
@@ -466,6 +473,22 @@ class Log implements AuditLog {
       }, wait);
     }
     return false;
+  }
+
+  /**
+   * Writes the batch buffer's first `used` bytes at the end of the file, synchronously: a batch goes
+   * into the page cache in a few µs (about 9 µs for 18 KB here), while handing it to the thread pool
+   * cost about 55 µs of CPU per batch (the hand-off, the worker's wake-up and the completion), more
+   * than the write itself, on every batch. fdatasync, which waits for the disk, stays off the event loop.
+   */
+  #writeOut(used: number): void {
+    const writeAt = this.#opts.writeAt ?? writeSync;
+    for (let done = 0; done < used; ) {
+      const n = writeAt(this.#fh.fd, this.#buf, done, used - done, this.#size + done);
+      // A regular file takes all of it or fails; a write that makes no progress must not loop forever.
+      if (n <= 0) throw new Error('the write made no progress');
+      done += n;
+    }
   }
 
   /** Appends `text` (UTF-8) to the batch buffer at `at`, growing it when needed; returns the new end. */

@@ -107,10 +107,12 @@ describe('head anchor schedule', () => {
   it('never names a record that is not durable: the anchor stays on the last durable record when a write fails', async () => {
     const dir = await tmp();
     const timers = new FakeTimers();
-    // The durable write (O_DSYNC) reports the I/O error, as a failed flush would.
-    const disk = failingWrites(() => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })));
+    // The batch write reports an I/O error.
+    const disk = failingWrites(() => {
+      throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    });
     const { log, heads } = await anchoredLog(dir, timers, {
-      openFile: disk.openFile,
+      writeAt: disk.writeAt,
       events: { auditWriteFailed: () => undefined },
     });
     await log.append(ev(1));

@@ -20,7 +20,7 @@ async function pacedLog(timers: FakeTimers, commitIntervalMs?: number) {
     timers,
     headIntervalMs: 0,
     ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
-    openFile: interceptWrites((write, args) => {
+    writeAt: interceptWrites((write, args) => {
       writes.push(timers.t);
       return write(...args);
     }),

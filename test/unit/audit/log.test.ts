@@ -11,7 +11,7 @@ import { gatherFacts } from '../../../src/policy/inputs.js';
 import { createFixtureView } from '../../../src/policy/fixture-view.js';
 import { GraphwardenError } from '../../../src/errors.js';
 import { appPrincipal, delegatedPrincipal, operation, policyFrom, APP } from '../policy/helpers.js';
-import { failingWrites, useTempLogs } from './support.js';
+import { failingWrites, interceptWrites, useTempLogs } from './support.js';
 
 const { tmp, logs } = useTempLogs('gw-audit-');
 
@@ -170,15 +170,15 @@ describe('hash-chained log', () => {
   it('a failed write is reported and cut back; fail closed refuses sensitive calls, the chain continues after recovery', async () => {
     const dir = await tmp();
     const failures: string[] = [];
-    const disk = failingWrites(async (write) => {
-      await write(Buffer.from('{"seq":99,"partial'), 0, 18, null); // a torn write reaches the disk
+    const disk = failingWrites((write, [fd, , , , position]) => {
+      write(fd, Buffer.from('{"seq":99,"partial'), 0, 18, position); // a torn write reaches the disk
       throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
     });
     const log = await createAuditLog({
       dir,
       failMode: 'closed',
       events: { auditWriteFailed: (e) => failures.push(e) },
-      openFile: disk.openFile,
+      writeAt: disk.writeAt,
     });
     logs.push(log);
     expect((await log.append(decisionEvent(1))).ok).toBe(true);
@@ -194,9 +194,33 @@ describe('hash-chained log', () => {
     expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 2 });
   });
 
+  it('a batch the disk takes in pieces is written whole; a write that makes no progress fails the batch instead of spinning', async () => {
+    const dir = await tmp();
+    let stalled = false;
+    const calls: number[] = [];
+    const log = await createAuditLog({
+      dir,
+      failMode: 'closed',
+      events: { auditWriteFailed: () => undefined },
+      // At most 100 bytes per call, as a short write would; or nothing at all once stalled.
+      writeAt: interceptWrites((write, [fd, buf, offset, length, position]) => {
+        calls.push(length);
+        return stalled ? 0 : write(fd, buf, offset, Math.min(length, 100), position);
+      }),
+    });
+    logs.push(log);
+    expect(await Promise.all([log.append(decisionEvent(1)), log.append(decisionEvent(2))])).toMatchObject([{ ok: true }, { ok: true }]);
+    expect(calls.length).toBeGreaterThan(10); // each record is several hundred bytes
+    stalled = true;
+    expect(await log.append(decisionEvent(3))).toMatchObject({ ok: false, error: expect.stringMatching(/no progress/) });
+    stalled = false;
+    expect(await log.append(decisionEvent(4))).toMatchObject({ ok: true, seq: 3 });
+    expect(await verifyAuditLog(dir)).toMatchObject({ ok: true, records: 3 });
+  });
+
   it('writes a prerequisite once, just before the first record that requires it, and again after a failed write or a restart', async () => {
     const dir = await tmp();
-    const disk = failingWrites(async () => {
+    const disk = failingWrites(() => {
       throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
     });
     const head = (id: string) => ({ id, json: JSON.stringify({ type: 'rules', v: 1, action: 'loaded', revision: id, at: 'x' }) });
@@ -204,7 +228,7 @@ describe('hash-chained log', () => {
       const e = (JSON.parse(l) as { event: { type: string; revision?: string; decisionId?: string } }).event;
       return e.revision ?? e.decisionId;
     });
-    let log = await createAuditLog({ dir, failMode: 'closed', openFile: disk.openFile });
+    let log = await createAuditLog({ dir, failMode: 'closed', writeAt: disk.writeAt });
     logs.push(log);
     // Two in one batch and one in a later batch: the prerequisite is written once, before the first.
     await Promise.all([log.append(decisionEvent(1), undefined, { requires: head('h-a') }), log.append(decisionEvent(2), undefined, { requires: head('h-a') })]);

@@ -2,6 +2,7 @@
 // each test, a fake clock the log's timers run on, driven by the test (never a sleep), and log files
 // whose writes the test watches or makes fail.
 import { afterEach } from 'vitest';
+import { writeSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,31 +26,26 @@ export function useTempLogs(prefix: string): { tmp(): Promise<string>; logs: Aud
   };
 }
 
-type Write = (...args: unknown[]) => Promise<unknown>;
+type WriteAt = NonNullable<AuditLogOptions['writeAt']>;
 type OpenFile = NonNullable<AuditLogOptions['openFile']>;
 
-/** An `openFile` for createAuditLog whose handle's writes go through `around` (given the real write and the call's arguments). */
-export function interceptWrites(around: (write: Write, args: unknown[]) => Promise<unknown>): OpenFile {
-  return async (file, flags) => {
-    const fh = await open(file, flags);
-    const write = fh.write.bind(fh) as Write;
-    (fh as unknown as { write: Write }).write = (...args: unknown[]) => around(write, args);
-    return fh;
-  };
+/** A `writeAt` for createAuditLog whose batch writes go through `around` (given the real write and the call's arguments). */
+export function interceptWrites(around: (write: WriteAt, args: Parameters<WriteAt>) => number): WriteAt {
+  return (...args) => around(writeSync, args);
 }
 
 /**
- * An `openFile` whose handle's next write, once `failNext()` was called, runs `fail` instead (given the
- * real write, so it can leave a torn write behind first); later writes work again.
+ * A `writeAt` whose next write, once `failNext()` was called, runs `fail` instead (given the real write
+ * and the call's arguments, so it can leave a torn write behind first); later writes work again.
  */
-export function failingWrites(fail: (write: Write) => Promise<never>): { openFile: OpenFile; failNext(): void } {
+export function failingWrites(fail: (write: WriteAt, args: Parameters<WriteAt>) => never): { writeAt: WriteAt; failNext(): void } {
   let armed = false;
   return {
     failNext: () => void (armed = true),
-    openFile: interceptWrites((write, args) => {
+    writeAt: interceptWrites((write, args) => {
       if (!armed) return write(...args);
       armed = false;
-      return fail(write);
+      return fail(write, args);
     }),
   };
 }
@@ -82,11 +78,12 @@ export class FakeTimers implements AuditTimers {
 }
 
 /**
- * An `openFile` whose handles report every write and fdatasync, in order, to `ops` (as 'write' and
- * 'sync'); `failNextSync()` makes the next fdatasync fail (after the data was written); `synced(n)`
- * resolves once n syncs have completed (the n-th, counting from 1, whether it failed or not).
+ * An `openFile` whose handles report every fdatasync and a `writeAt` that reports every write, in
+ * order, to `ops` (as 'sync' and 'write'); `failNextSync()` makes the next fdatasync fail (after the
+ * data was written); `synced(n)` resolves once n syncs have completed (the n-th, counting from 1,
+ * whether it failed or not).
  */
-export function watchedSyncs(): { openFile: OpenFile; ops: string[]; failNextSync(): void; synced(n: number): Promise<void> } {
+export function watchedSyncs(): { openFile: OpenFile; writeAt: WriteAt; ops: string[]; failNextSync(): void; synced(n: number): Promise<void> } {
   const ops: string[] = [];
   let failing = false;
   let done = 0;
@@ -95,16 +92,16 @@ export function watchedSyncs(): { openFile: OpenFile; ops: string[]; failNextSyn
     done++;
     for (const w of waiters.filter((x) => x.n <= done)) w.resolve();
   };
-  const openWatched = interceptWrites((write, args) => {
-    ops.push('write');
-    return write(...args);
-  });
   return {
     ops,
+    writeAt: interceptWrites((write, args) => {
+      ops.push('write');
+      return write(...args);
+    }),
     failNextSync: () => void (failing = true),
     synced: (n) => (done >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
     openFile: async (file, flags) => {
-      const fh = await openWatched(file, flags);
+      const fh = await open(file, flags);
       const datasync = fh.datasync.bind(fh);
       fh.datasync = async () => {
         ops.push('sync');

@@ -27,6 +27,7 @@ async function syncedLog(timers: FakeTimers, extra: Partial<AuditLogOptions> = {
     headIntervalMs: 0,
     commitIntervalMs: 0, // the commit schedule has its own tests
     openFile: watch.openFile,
+    writeAt: watch.writeAt,
     events: { headUpdated: (h) => heads.push(h), auditWriteFailed: (e) => failures.push(e) },
     ...extra,
   });
