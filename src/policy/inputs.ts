@@ -206,8 +206,16 @@ function objectFact(o: DirectoryObjectInfo): TargetObjectFact {
 }
 
 /** The key the usage store files first-use under: one agent = one client app in one tenant. */
+// A verified principal is frozen and shared by its token's calls: its key is made once, so the first-use
+// lookup made for every call hashes a string it has hashed before. Other objects get a fresh key.
+const agentKeys = new WeakMap<Pick<Principal, 'tenantId' | 'appId'>, string>();
 export function agentKey(principal: Pick<Principal, 'tenantId' | 'appId'>): string {
-  return `${principal.tenantId}/${principal.appId}`;
+  let k = agentKeys.get(principal);
+  if (k === undefined) {
+    k = `${principal.tenantId}/${principal.appId}`;
+    if (Object.isFrozen(principal)) agentKeys.set(principal, k);
+  }
+  return k;
 }
 
 // Principals are immutable and usually shared across a token's calls (verified-token cache): digest once.

@@ -21,10 +21,32 @@ export interface UsageStore extends UsageLookup {
 
 export const USAGE_FILE = 'permission-usage.jsonl';
 
-const key = (agent: string, permission: string): string => `${agent}\u0000${permission.toLowerCase()}`;
+// Permission names compare case-insensitively. Their lowercase forms are remembered (the names come from a
+// small vocabulary; bounded all the same), so a lookup, which runs for every call, allocates nothing.
+const folded = new Map<string, string>();
+function fold(permission: string): string {
+  let f = folded.get(permission);
+  if (f === undefined) {
+    f = permission.toLowerCase();
+    if (folded.size >= 4096) folded.clear();
+    folded.set(permission, f);
+  }
+  return f;
+}
 
 export async function createUsageStore(opts: { stateDir?: string; events?: UsageStoreEvents }): Promise<UsageStore> {
-  const seen = new Set<string>();
+  // Per agent, the (folded) permissions it has used.
+  const seen = new Map<string, Set<string>>();
+  let pairs = 0;
+  const add = (agent: string, permission: string): boolean => {
+    let used = seen.get(agent);
+    if (!used) seen.set(agent, (used = new Set()));
+    const f = fold(permission);
+    if (used.has(f)) return false;
+    used.add(f);
+    pairs++;
+    return true;
+  };
   const file = opts.stateDir ? path.join(opts.stateDir, USAGE_FILE) : undefined;
   if (file) {
     await mkdir(path.dirname(file), { recursive: true });
@@ -38,7 +60,7 @@ export async function createUsageStore(opts: { stateDir?: string; events?: Usage
       if (!line) continue;
       try {
         const { a, p } = JSON.parse(line) as { a: string; p: string };
-        seen.add(key(a, p));
+        add(a, p);
       } catch {
         // A torn last line after a crash: that pair is simply "first used" again.
       }
@@ -46,13 +68,10 @@ export async function createUsageStore(opts: { stateDir?: string; events?: Usage
   }
   let chain: Promise<void> = Promise.resolve();
   return {
-    has: (agent, permission) => seen.has(key(agent, permission)),
-    size: () => seen.size,
+    has: (agent, permission) => seen.get(agent)?.has(fold(permission)) ?? false,
+    size: () => pairs,
     record(agent, permission) {
-      const k = key(agent, permission);
-      if (seen.has(k)) return Promise.resolve();
-      seen.add(k);
-      if (!file) return Promise.resolve();
+      if (!add(agent, permission) || !file) return Promise.resolve();
       const line = `${JSON.stringify({ a: agent, p: permission })}\n`;
       chain = chain.then(() =>
         appendFile(file, line).catch((e: Error) => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createPolicyStore, REVISIONS_DIR } from '../../../src/policy/store.js';
 import type { PolicyStore } from '../../../src/policy/store.js';
 import { createUsageStore } from '../../../src/policy/usage-store.js';
+import { agentKey } from '../../../src/policy/inputs.js';
 import { compilePolicy, readRuleSources, SHIPPED_RULES_DIR } from '../../../src/policy/compile.js';
 import { GraphwardenError } from '../../../src/errors.js';
 
@@ -124,5 +125,20 @@ describe('usage store', () => {
     expect(b.has('t/app', 'Mail.Read')).toBe(true);
     expect(b.has('t/other', 'Mail.Read')).toBe(false);
     expect(b.size()).toBe(1);
+    await b.record('t/app', 'User.Read.All');
+    await b.record('t/other', 'MAIL.READ');
+    expect([b.has('t/app', 'user.read.all'), b.has('t/other', 'Mail.Read'), b.has('t/other', 'User.Read.All')]).toEqual([true, true, false]);
+    expect(b.size()).toBe(3);
+    expect((await createUsageStore({ stateDir: state })).size()).toBe(3);
+  });
+
+  it("an agent's key follows its tenant and app: made once for a frozen (verified) principal, afresh for any other object", () => {
+    const frozen = Object.freeze({ tenantId: 't1', appId: 'a1' });
+    expect(agentKey(frozen)).toBe('t1/a1');
+    expect(agentKey(frozen)).toBe('t1/a1');
+    const open = { tenantId: 't1', appId: 'a1' };
+    expect(agentKey(open)).toBe('t1/a1');
+    open.appId = 'a2';
+    expect(agentKey(open)).toBe('t1/a2');
   });
 });
