@@ -205,10 +205,11 @@ function objectFact(o: DirectoryObjectInfo): TargetObjectFact {
   return f;
 }
 
-/** The key the usage store files first-use under: one agent = one client app in one tenant. */
 // A verified principal is frozen and shared by its token's calls: its key is made once, so the first-use
 // lookup made for every call hashes a string it has hashed before. Other objects get a fresh key.
 const agentKeys = new WeakMap<Pick<Principal, 'tenantId' | 'appId'>, string>();
+
+/** The key the usage store files first-use under: one agent = one client app in one tenant. */
 export function agentKey(principal: Pick<Principal, 'tenantId' | 'appId'>): string {
   let k = agentKeys.get(principal);
   if (k === undefined) {
