@@ -24,6 +24,8 @@ const CPUS = os.cpus().length;
 const PIN = process.env.BENCH_PIN !== '0' && CPUS >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
 const TARGET_FOUNDATION = 1.2;
 const TARGET_FULL = 1.3;
+// Rounds of the pass-through further apart than this mean the host's speed changed during the run.
+const NOISY_SPREAD = 1.15;
 
 if (!process.env.BENCH_PKI) {
   // Node reads NODE_EXTRA_CA_CERTS only at start: make a CA, then run again trusting it.
@@ -129,10 +131,18 @@ console.log(`\nCPU per request vs the pass-through (same run):`);
 console.log(`  foundation (token check + forward):        ${ratioFoundation.toFixed(2)}x (target ≤ ${TARGET_FOUNDATION}x) ${ratioFoundation <= TARGET_FOUNDATION ? 'OK' : 'OVER TARGET'}  [${spread(foundationRatios)}]`);
 console.log(`  full pipeline, allow path (+ classify, directory, policy, audit): ${ratio.toFixed(2)}x (target ≤ ${TARGET_FULL}x) ${ratio <= TARGET_FULL ? 'OK' : 'OVER TARGET'}  [${spread(fullRatios)}]`);
 console.log(`req/s vs the pass-through: foundation ${(foundation.rps / baseline.rps).toFixed(2)}x, full ${(warden.rps / baseline.rps).toFixed(2)}x; emulator direct for reference: ${Math.round(direct.rps)} req/s`);
+// The pass-through does the same work in every round, so its own spread across rounds shows how steady the host
+// was: a slow spell inflates every server's CPU time, and graphwarden's (more memory traffic per call) more than
+// the pass-through's, so a run with a wide spread overstates the ratios.
+const passCpu = rows.get(baseline.name).map((r) => r.cpuUsPerReq);
+const hostSpread = Math.max(...passCpu) / Math.min(...passCpu);
+console.log(
+  `host steadiness: the pass-through needed ${Math.round(Math.min(...passCpu))}–${Math.round(Math.max(...passCpu))} µs per request across rounds (${hostSpread.toFixed(2)}x)${hostSpread > NOISY_SPREAD ? ` — more than ${NOISY_SPREAD}x apart: the host was noisy, re-run for a steady measurement` : ''}`,
+);
 
 const out = path.join(here, '..', '.bench-out');
 mkdirSync(out, { recursive: true });
-writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, pinned: PIN, connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, path: reqPath, summary, ratioFoundation, ratio, foundationRatios, fullRatios, raw: Object.fromEntries(rows) }, null, 2));
+writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, pinned: PIN, connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, path: reqPath, summary, ratioFoundation, ratio, foundationRatios, fullRatios, hostSpread, raw: Object.fromEntries(rows) }, null, 2));
 await Promise.all([gw.stop(), fnd.stop(), base.stop()]);
 await emu.stop();
 process.exit(process.env.BENCH_STRICT && (ratio > TARGET_FULL || ratioFoundation > TARGET_FOUNDATION) ? 1 : 0);
