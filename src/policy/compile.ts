@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { DecisionFacts } from './inputs.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import { isShared } from './shared-json.js';
+import { lowerCased } from './lower.js';
 
 export type Effect = 'allow' | 'alert' | 'block' | 'approve';
 export type Mode = 'enforce' | 'shadow';
@@ -186,23 +187,12 @@ function templateMatcher(m: GlobMatcher): (template: string | null) => boolean {
   };
 }
 
-// Lower-casing the same few strings (appId, tenant, method) for each of hundreds of rules dominates
-// evaluation time; a small shared memo makes it once per distinct value.
-const lowerMemo = new Map<string, string>();
-function lower(v: string): string {
-  let l = lowerMemo.get(v);
-  if (l === undefined) {
-    if (lowerMemo.size > 4096) lowerMemo.clear();
-    l = v.toLowerCase();
-    lowerMemo.set(v, l);
-  }
-  return l;
-}
-
 function exactAny(wanted: StrList, fold = false): (v: string | undefined) => boolean {
   const set = new Set(list(wanted).map((s) => (fold ? s.toLowerCase() : s)));
   if (!fold) return (v) => v !== undefined && set.has(v);
-  return (v) => v !== undefined && set.has(lower(v));
+  // Lower-casing the same few strings (appId, tenant, method) for each of hundreds of rules dominated
+  // evaluation time: the shared memo makes it once per distinct value.
+  return (v) => v !== undefined && set.has(lowerCased(v));
 }
 
 // Templates and paths are matched without the version prefix so one rule covers v1.0 and beta.

@@ -6,6 +6,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { UsageLookup } from './inputs.js';
+import { lowerCased } from './lower.js';
 
 export interface UsageStoreEvents {
   usageWriteFailed?(error: Error): void;
@@ -21,27 +22,15 @@ export interface UsageStore extends UsageLookup {
 
 export const USAGE_FILE = 'permission-usage.jsonl';
 
-// Permission names compare case-insensitively. Their lowercase forms are remembered (the names come from a
-// small vocabulary; bounded all the same), so a lookup, which runs for every call, allocates nothing.
-const folded = new Map<string, string>();
-function fold(permission: string): string {
-  let f = folded.get(permission);
-  if (f === undefined) {
-    f = permission.toLowerCase();
-    if (folded.size >= 4096) folded.clear();
-    folded.set(permission, f);
-  }
-  return f;
-}
-
 export async function createUsageStore(opts: { stateDir?: string; events?: UsageStoreEvents }): Promise<UsageStore> {
-  // Per agent, the (folded) permissions it has used.
+  // Per agent, the permissions it has used, lower-cased (names compare case-insensitively); the shared
+  // memo gives the same lower-cased string each time, so a lookup, made for every call, allocates nothing.
   const seen = new Map<string, Set<string>>();
   let pairs = 0;
   const add = (agent: string, permission: string): boolean => {
     let used = seen.get(agent);
     if (!used) seen.set(agent, (used = new Set()));
-    const f = fold(permission);
+    const f = lowerCased(permission);
     if (used.has(f)) return false;
     used.add(f);
     pairs++;
@@ -68,7 +57,7 @@ export async function createUsageStore(opts: { stateDir?: string; events?: Usage
   }
   let chain: Promise<void> = Promise.resolve();
   return {
-    has: (agent, permission) => seen.get(agent)?.has(fold(permission)) ?? false,
+    has: (agent, permission) => seen.get(agent)?.has(lowerCased(permission)) ?? false,
     size: () => pairs,
     record(agent, permission) {
       if (!add(agent, permission) || !file) return Promise.resolve();
